@@ -1,0 +1,126 @@
+//! The Avro contract: each record type is tied to its `.avsc` file in `schemas/avro/` and
+//! encodes straight from the Rust struct (serde, no intermediate value) when the writer
+//! schema is our own, or resolves through `apache-avro` when an older or newer writer
+//! schema wrote the bytes.
+
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::Schema;
+use serde::{de::DeserializeOwned, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AvroError {
+    #[error("schema {name} does not parse: {source}")]
+    Schema { name: &'static str, source: Box<apache_avro::Error> },
+    #[error("cannot encode {name}: {source}")]
+    Encode { name: &'static str, source: Box<apache_avro::Error> },
+    #[error("cannot decode {name}: {source}")]
+    Decode { name: &'static str, source: Box<apache_avro::Error> },
+    #[error("{name}: {trailing} bytes left after the datum")]
+    Trailing { name: &'static str, trailing: usize },
+}
+
+/// A record type of the pipeline with its Avro schema.
+pub trait AvroRecord: Serialize + DeserializeOwned + Sized {
+    /// Record name, as in the `.avsc` file.
+    const NAME: &'static str;
+    /// The `.avsc` text (embedded at build time from `schemas/avro/`).
+    const SCHEMA_JSON: &'static str;
+
+    /// The parsed schema (parsed once per process).
+    fn schema() -> &'static Schema {
+        &Self::codec().schema
+    }
+
+    /// Writer and reader for the schema, built once per process.
+    fn codec() -> &'static RecordCodec;
+
+    /// Avro binary datum (no header).
+    fn to_avro(&self) -> Result<Vec<u8>, AvroError> {
+        let mut out = Vec::with_capacity(128);
+        self.write_avro(&mut out)?;
+        Ok(out)
+    }
+
+    /// Append the Avro binary datum to `out`.
+    fn write_avro(&self, out: &mut Vec<u8>) -> Result<(), AvroError> {
+        let wrap = |e| AvroError::Encode { name: Self::NAME, source: Box::new(e) };
+        Self::codec().writer.write_ser(out, self).map_err(wrap)?;
+        Ok(())
+    }
+
+    /// Decode a datum written with this record's own schema.
+    fn from_avro(datum: &[u8]) -> Result<Self, AvroError> {
+        let wrap = |e| AvroError::Decode { name: Self::NAME, source: Box::new(e) };
+        let mut cursor = datum;
+        let value = Self::codec().reader.read_deser::<Self>(&mut cursor).map_err(wrap)?;
+        if !cursor.is_empty() {
+            return Err(AvroError::Trailing { name: Self::NAME, trailing: cursor.len() });
+        }
+        Ok(value)
+    }
+
+    /// Decode a datum written with another (compatible) writer schema, resolving it to ours.
+    fn from_avro_with_writer(datum: &[u8], writer: &Schema) -> Result<Self, AvroError> {
+        let wrap = |e| AvroError::Decode { name: Self::NAME, source: Box::new(e) };
+        let reader = GenericDatumReader::builder(writer)
+            .reader_schema(Self::schema())
+            .human_readable(false)
+            .build()
+            .map_err(wrap)?;
+        let mut cursor = datum;
+        let value = reader.read_value(&mut cursor).map_err(wrap)?;
+        if !cursor.is_empty() {
+            return Err(AvroError::Trailing { name: Self::NAME, trailing: cursor.len() });
+        }
+        apache_avro::from_value::<Self>(&value).map_err(wrap)
+    }
+}
+
+/// A parsed schema with its datum writer and reader, built once (resolving a schema's
+/// names is not free, so it must not happen per record).
+pub struct RecordCodec {
+    pub schema: &'static Schema,
+    writer: GenericDatumWriter<'static>,
+    reader: GenericDatumReader<'static>,
+}
+
+impl RecordCodec {
+    /// Build from a schema that lives for the whole process.
+    pub fn new(name: &'static str, schema: &'static Schema) -> Result<RecordCodec, AvroError> {
+        let wrap = |e| AvroError::Schema { name, source: Box::new(e) };
+        Ok(RecordCodec {
+            schema,
+            writer: GenericDatumWriter::builder(schema).human_readable(false).build().map_err(wrap)?,
+            reader: GenericDatumReader::builder(schema).human_readable(false).build().map_err(wrap)?,
+        })
+    }
+}
+
+/// Parse an `.avsc` text, naming it in the error.
+pub fn parse_schema(name: &'static str, json: &str) -> Result<Schema, AvroError> {
+    Schema::parse_str(json).map_err(|e| AvroError::Schema { name, source: Box::new(e) })
+}
+
+/// Ties a record type to its `.avsc` file.
+macro_rules! avro_record {
+    ($ty:ty, $name:literal, $file:literal) => {
+        impl $crate::avro::AvroRecord for $ty {
+            const NAME: &'static str = $name;
+            const SCHEMA_JSON: &'static str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/avro/", $file));
+            fn codec() -> &'static $crate::avro::RecordCodec {
+                static SCHEMA: std::sync::OnceLock<apache_avro::Schema> = std::sync::OnceLock::new();
+                static CODEC: std::sync::OnceLock<$crate::avro::RecordCodec> = std::sync::OnceLock::new();
+                CODEC.get_or_init(|| {
+                    let schema = SCHEMA.get_or_init(|| {
+                        $crate::avro::parse_schema($name, Self::SCHEMA_JSON)
+                            .expect(concat!("schemas/avro/", $file, " is part of the build and must parse"))
+                    });
+                    $crate::avro::RecordCodec::new($name, schema)
+                        .expect(concat!("schemas/avro/", $file, " must resolve"))
+                })
+            }
+        }
+    };
+}
+pub(crate) use avro_record;

@@ -1,0 +1,291 @@
+//! Exact decimals: every price and size in the pipeline is a [`Decimal`].
+//!
+//! The value is an `i128` count of 10^-18 units. That is the Avro type
+//! `bytes` + `decimal(38, 18)` and the ClickHouse type `Decimal(38, 18)`, so a venue's
+//! string reaches the column without ever passing through a float.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Digits after the decimal point that every [`Decimal`] carries.
+pub const SCALE: u32 = 18;
+/// Total significant digits (Avro `precision`, ClickHouse `Decimal(P, S)`).
+pub const PRECISION: u32 = 38;
+const ONE: i128 = 1_000_000_000_000_000_000;
+/// Largest magnitude allowed by `decimal(38, 18)`: 10^38 - 1 units.
+const MAX_UNITS: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
+
+/// An exact decimal with 18 fractional digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Decimal(i128);
+
+/// Why a string is not a [`Decimal`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("empty number")]
+    Empty,
+    #[error("`{0}` is not a decimal number")]
+    Syntax(String),
+    #[error("`{0}` has non-zero digits beyond 18 decimal places")]
+    TooPrecise(String),
+    #[error("`{0}` does not fit decimal(38, 18)")]
+    Overflow(String),
+    #[error("decimal bytes are {0} long; at most 16 fit decimal(38, 18)")]
+    BytesTooLong(usize),
+}
+
+impl Decimal {
+    pub const ZERO: Decimal = Decimal(0);
+
+    /// From a raw count of 10^-18 units.
+    pub const fn from_units(units: i128) -> Decimal {
+        Decimal(units)
+    }
+
+    /// The raw count of 10^-18 units (the ClickHouse `Decimal128(18)` representation).
+    pub const fn units(self) -> i128 {
+        self.0
+    }
+
+    pub fn from_int(n: i64) -> Decimal {
+        Decimal(n as i128 * ONE)
+    }
+
+    pub fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
+
+    pub fn abs(self) -> Decimal {
+        Decimal(self.0.abs())
+    }
+
+    pub fn checked_add(self, other: Decimal) -> Option<Decimal> {
+        self.0.checked_add(other.0).filter(|u| u.abs() <= MAX_UNITS).map(Decimal)
+    }
+
+    pub fn checked_sub(self, other: Decimal) -> Option<Decimal> {
+        self.0.checked_sub(other.0).filter(|u| u.abs() <= MAX_UNITS).map(Decimal)
+    }
+
+    /// Avro `decimal` bytes: the unscaled value as 16 big-endian two's-complement bytes.
+    ///
+    /// Always the full 16 bytes rather than the shortest form: `apache-avro`'s schema
+    /// resolution refuses a bytes-decimal whose length could not hold the declared precision
+    /// (38 digits need 16 bytes), so short forms would break reading across schema versions.
+    /// The broker's zstd squeezes the sign-extension bytes out again.
+    pub fn to_avro_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// Inverse of [`Decimal::to_avro_bytes`]; accepts any sign-extended length up to 16.
+    pub fn from_avro_bytes(bytes: &[u8]) -> Result<Decimal, DecimalError> {
+        if bytes.len() > 16 {
+            return Err(DecimalError::BytesTooLong(bytes.len()));
+        }
+        if bytes.is_empty() {
+            return Ok(Decimal::ZERO);
+        }
+        let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0x00 };
+        let mut buf = [fill; 16];
+        buf[16 - bytes.len()..].copy_from_slice(bytes);
+        Ok(Decimal(i128::from_be_bytes(buf)))
+    }
+}
+
+impl FromStr for Decimal {
+    type Err = DecimalError;
+
+    /// Parses `123`, `-0.5`, `+1.25`, `.5`, `1e-8`, `1.5E+3` exactly. Trailing zeros beyond 18
+    /// places are fine; any other digit there is refused rather than rounded.
+    fn from_str(text: &str) -> Result<Decimal, DecimalError> {
+        let s = text.trim();
+        if s.is_empty() {
+            return Err(DecimalError::Empty);
+        }
+        let syntax = || DecimalError::Syntax(text.to_string());
+        let (negative, body) = match s.as_bytes()[0] {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| syntax())?),
+            None => (body, 0),
+        };
+        let (int_part, frac_part) = match mantissa.find('.') {
+            Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+            None => (mantissa, ""),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(syntax());
+        }
+        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+            return Err(syntax());
+        }
+        // All digits as one integer, with the decimal point `point` places from the right.
+        let point = frac_part.len() as i64 - exponent as i64;
+        let shift = SCALE as i64 - point; // multiply the digits by 10^shift
+        let mut units: i128 = 0;
+        let digits = int_part.bytes().chain(frac_part.bytes());
+        let total = int_part.len() + frac_part.len();
+        for (i, b) in digits.enumerate() {
+            let d = (b - b'0') as i128;
+            let place_from_right = (total - 1 - i) as i64;
+            if shift < 0 && place_from_right < -shift {
+                // This digit falls beyond 18 decimal places.
+                if d != 0 {
+                    return Err(DecimalError::TooPrecise(text.to_string()));
+                }
+                continue;
+            }
+            units = units
+                .checked_mul(10)
+                .and_then(|u| u.checked_add(d))
+                .ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
+        }
+        if shift > 0 {
+            let factor = 10i128
+                .checked_pow(shift as u32)
+                .ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
+            units = if units == 0 { 0 } else { units.checked_mul(factor).ok_or_else(|| DecimalError::Overflow(text.to_string()))? };
+        }
+        if units > MAX_UNITS {
+            return Err(DecimalError::Overflow(text.to_string()));
+        }
+        Ok(Decimal(if negative { -units } else { units }))
+    }
+}
+
+impl fmt::Display for Decimal {
+    /// Shortest exact form: `100`, `0.5`, `-0.00000001`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let negative = self.0 < 0;
+        let abs = self.0.unsigned_abs();
+        let int = abs / ONE as u128;
+        let frac = abs % ONE as u128;
+        if negative {
+            f.write_str("-")?;
+        }
+        write!(f, "{int}")?;
+        if frac != 0 {
+            let digits = format!("{frac:018}");
+            write!(f, ".{}", digits.trim_end_matches('0'))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Decimal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl serde::Serialize for Decimal {
+    /// Text formats (JSON, YAML) get the exact string; binary formats (Avro) get the
+    /// `decimal` logical type's bytes.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_bytes(&self.to_avro_bytes())
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Decimal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        struct Visitor;
+        impl<'v> serde::de::Visitor<'v> for Visitor {
+            type Value = Decimal;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a decimal string or Avro decimal bytes")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Decimal, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Decimal, E> {
+                Decimal::from_avro_bytes(v).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'v>>(self, mut seq: A) -> Result<Decimal, A::Error> {
+                // Some deserializers hand bytes over as a sequence of u8.
+                let mut bytes = Vec::with_capacity(16);
+                while let Some(b) = seq.next_element::<u8>()? {
+                    bytes.push(b);
+                }
+                Decimal::from_avro_bytes(&bytes).map_err(serde::de::Error::custom)
+            }
+        }
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_any(Visitor)
+        } else {
+            deserializer.deserialize_bytes(Visitor)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_venue_strings_exactly() {
+        assert_eq!(d("0.00000001").units(), 10_000_000_000);
+        assert_eq!(d("43250.10000000").to_string(), "43250.1");
+        assert_eq!(d("-1.5").units(), -1_500_000_000_000_000_000);
+        assert_eq!(d(".5").to_string(), "0.5");
+        assert_eq!(d("1e-8"), d("0.00000001"));
+        assert_eq!(d("1.5E+3").to_string(), "1500");
+        assert_eq!(d("0.000000000000000001").units(), 1);
+        assert_eq!(d("0.1000000000000000000000").to_string(), "0.1");
+        assert_eq!(d("0").to_string(), "0");
+        assert_eq!(d("0e5"), Decimal::ZERO);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_hold() {
+        assert!(matches!("".parse::<Decimal>(), Err(DecimalError::Empty)));
+        assert!(matches!("abc".parse::<Decimal>(), Err(DecimalError::Syntax(_))));
+        assert!(matches!("1.2.3".parse::<Decimal>(), Err(DecimalError::Syntax(_))));
+        assert!(matches!("-".parse::<Decimal>(), Err(DecimalError::Syntax(_))));
+        assert!(matches!("NaN".parse::<Decimal>(), Err(DecimalError::Syntax(_))));
+        assert!(matches!("0.0000000000000000001".parse::<Decimal>(), Err(DecimalError::TooPrecise(_))));
+        assert_eq!(d("1e19").to_string(), "10000000000000000000");
+        assert!(matches!("1e20".parse::<Decimal>(), Err(DecimalError::Overflow(_))));
+        assert!(matches!("1e20000".parse::<Decimal>(), Err(DecimalError::Overflow(_))));
+        assert!(matches!("100000000000000000000".parse::<Decimal>(), Err(DecimalError::Overflow(_))));
+        assert!(d("99999999999999999999.999999999999999999").is_positive());
+    }
+
+    #[test]
+    fn avro_bytes_round_trip_with_sign() {
+        for s in ["0", "1", "-1", "0.000000000000000127", "0.000000000000000128", "-0.000000000000000128", "-0.000000000000000129", "123456.789", "-99999999999999999999.999999999999999999"] {
+            let v = d(s);
+            let bytes = v.to_avro_bytes();
+            assert_eq!(Decimal::from_avro_bytes(&bytes).unwrap(), v, "{s}");
+        }
+        assert_eq!(Decimal::from_units(-129).to_avro_bytes()[14..], [0xff, 0x7f]);
+        // Other writers may send the shortest sign-extended form.
+        assert_eq!(Decimal::from_avro_bytes(&[0x7f]).unwrap().units(), 127);
+        assert_eq!(Decimal::from_avro_bytes(&[0x00, 0x80]).unwrap().units(), 128);
+        assert_eq!(Decimal::from_avro_bytes(&[0x80]).unwrap().units(), -128);
+        assert_eq!(Decimal::from_avro_bytes(&[0xff, 0x7f]).unwrap().units(), -129);
+        assert_eq!(Decimal::from_avro_bytes(&[]).unwrap(), Decimal::ZERO);
+        assert!(Decimal::from_avro_bytes(&[0; 17]).is_err());
+    }
+
+    #[test]
+    fn json_is_an_exact_string() {
+        let v = d("0.1");
+        assert_eq!(serde_json::to_string(&v).unwrap(), "\"0.1\"");
+        assert_eq!(serde_json::from_str::<Decimal>("\"0.1\"").unwrap(), v);
+    }
+}

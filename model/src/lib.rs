@@ -1,0 +1,16 @@
+//! tickwatch's shared model: record types, canonical instrument ids, exact decimals, the
+//! Avro contract and the Confluent wire format. No I/O, so it builds for `wasm32-wasip1`
+//! and runs inside the in-broker transforms unchanged.
+
+pub mod avro;
+pub mod catalog;
+pub mod decimal;
+pub mod instrument;
+pub mod records;
+pub mod time;
+pub mod wire;
+
+pub use avro::{AvroError, AvroRecord};
+pub use decimal::Decimal;
+pub use instrument::{InstrumentId, InstrumentKind};
+pub use records::*;

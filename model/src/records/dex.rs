@@ -1,0 +1,70 @@
+use crate::avro::avro_record;
+use crate::decimal::Decimal;
+use crate::time::UnixMicros;
+use serde::{Deserialize, Serialize};
+
+/// Where a swap stands on its chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SwapStatus {
+    /// Seen in a block with fewer confirmations than the chain's setting.
+    Pending,
+    /// Deep enough to be final.
+    Confirmed,
+    /// Its block left the canonical chain.
+    Retracted,
+}
+
+/// One EVM log of a watched pool (topic `raw.dex`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawDexLog {
+    pub chain: String,
+    pub chain_id: i64,
+    pub protocol: String,
+    pub address: String,
+    pub topics: Vec<String>,
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    pub block_number: i64,
+    pub block_hash: String,
+    pub parent_hash: String,
+    pub tx_hash: String,
+    pub log_index: i64,
+    pub removed: bool,
+    pub block_time_us: UnixMicros,
+    pub receive_time_us: UnixMicros,
+}
+avro_record!(RawDexLog, "RawDexLog", "raw_dex_log.avsc");
+
+/// A decoded swap (topic `dex.swaps`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DexSwap {
+    pub chain: String,
+    pub chain_id: i64,
+    pub protocol: String,
+    pub pool: String,
+    pub instrument: String,
+    pub block_number: i64,
+    pub block_hash: String,
+    pub tx_hash: String,
+    pub log_index: i64,
+    pub sender: String,
+    pub recipient: String,
+    pub amount0_raw: String,
+    pub amount1_raw: String,
+    pub decimals0: i32,
+    pub decimals1: i32,
+    pub sqrt_price_x96: Option<String>,
+    pub liquidity: Option<String>,
+    pub tick: Option<i32>,
+    pub reserve0_raw: Option<String>,
+    pub reserve1_raw: Option<String>,
+    pub price: Decimal,
+    pub base_size: Decimal,
+    pub status: SwapStatus,
+    pub version: i64,
+    pub block_time_us: UnixMicros,
+    pub receive_time_us: UnixMicros,
+    pub source_lag_ms: i64,
+}
+avro_record!(DexSwap, "DexSwap", "dex_swap.avsc");

@@ -1,0 +1,19 @@
+//! One Rust type per `.avsc` file. Field order and names follow the schema files exactly.
+
+mod alert;
+mod book;
+mod dex;
+mod kline;
+mod quality;
+mod quarantine;
+mod reference;
+mod trade;
+
+pub use alert::{Alert, AlertSeverity, AlertState};
+pub use book::{BookUpdate, BookUpdateKind, PriceLevel, RawBookUpdate};
+pub use dex::{DexSwap, RawDexLog, SwapStatus};
+pub use kline::{Kline, KlineVerification};
+pub use quality::QualityMinute;
+pub use quarantine::QuarantineRecord;
+pub use reference::{RawReferencePrice, ReferencePrice};
+pub use trade::{RawTrade, TakerSide, Trade};
