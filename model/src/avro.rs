@@ -24,6 +24,8 @@ pub enum AvroError {
 pub trait AvroRecord: Serialize + DeserializeOwned + Sized {
     /// Record name, as in the `.avsc` file.
     const NAME: &'static str;
+    /// The `.avsc` file name in `schemas/avro/`.
+    const FILE: &'static str;
     /// The `.avsc` text (embedded at build time from `schemas/avro/`).
     const SCHEMA_JSON: &'static str;
 
@@ -107,6 +109,7 @@ macro_rules! avro_record {
     ($ty:ty, $name:literal, $file:literal) => {
         impl $crate::avro::AvroRecord for $ty {
             const NAME: &'static str = $name;
+            const FILE: &'static str = $file;
             const SCHEMA_JSON: &'static str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/avro/", $file));
             fn codec() -> &'static $crate::avro::RecordCodec {
                 static SCHEMA: std::sync::OnceLock<apache_avro::Schema> = std::sync::OnceLock::new();

@@ -9,13 +9,15 @@ use crate::records::*;
 pub struct SchemaEntry {
     /// Record name, e.g. `Trade`.
     pub name: &'static str,
+    /// File name in `schemas/avro/`.
+    pub file: &'static str,
     /// The `.avsc` text.
     pub json: &'static str,
 }
 
 macro_rules! entries {
     ($($ty:ty),* $(,)?) => {
-        &[$(SchemaEntry { name: <$ty as AvroRecord>::NAME, json: <$ty as AvroRecord>::SCHEMA_JSON }),*]
+        &[$(SchemaEntry { name: <$ty as AvroRecord>::NAME, file: <$ty as AvroRecord>::FILE, json: <$ty as AvroRecord>::SCHEMA_JSON }),*]
     };
 }
 

@@ -75,6 +75,7 @@ fn every_schema_file_is_in_the_catalog_and_parses() {
         let name = json["name"].as_str().unwrap();
         let entry = by_name(name).unwrap_or_else(|| panic!("{} ({name}) is not in the catalog", path.display()));
         assert_eq!(entry.json, text);
+        assert_eq!(entry.file, path.file_name().unwrap().to_str().unwrap());
         Schema::parse_str(&text).unwrap();
     }
     assert_eq!(files, SCHEMAS.len());

@@ -1,0 +1,19 @@
+use std::path::Path;
+use tickwatch_runtime::topics::Topics;
+use tickwatch_runtime::Settings;
+
+/// Load every configuration file; the first problem is returned as an error naming the field.
+pub fn run(config: &Path) -> anyhow::Result<()> {
+    let settings = Settings::load(config)?;
+    let topics = Topics::load(&settings.files.topics)?;
+    let venues = tickwatch_runtime::venues::Exchanges::load(&settings.files.exchanges)?;
+    let symbols = tickwatch_runtime::venues::Symbols::load(&settings.files.symbols)?;
+    println!(
+        "{}: ok ({} topics, {} venues, {} symbol aliases)",
+        config.display(),
+        topics.0.len(),
+        venues.venues.len(),
+        symbols.aliases.len()
+    );
+    Ok(())
+}

@@ -1,0 +1,14 @@
+use tickwatch_runtime::clickhouse::ClickHouse;
+use tickwatch_runtime::Settings;
+
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let ch = ClickHouse::new(&settings.clickhouse);
+    let applied = ch.migrate(&settings.files.clickhouse_ddl).await?;
+    if applied.is_empty() {
+        println!("database {}: up to date", ch.database());
+    }
+    for name in applied {
+        println!("database {}: applied {name}", ch.database());
+    }
+    Ok(())
+}

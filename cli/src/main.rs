@@ -1,0 +1,101 @@
+//! `tickwatch`: one binary, one subcommand per stage or tool.
+
+mod commands;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tickwatch_runtime::{ConfigError, Settings};
+
+#[derive(Parser)]
+#[command(name = "tickwatch", version, about = "Crypto market data into monitored time series: ingest, transform, window, store, alert, serve.")]
+struct Cli {
+    /// The settings file (endpoints of broker, registry, ClickHouse, S3, Redis).
+    #[arg(long, global = true, env = "TICKWATCH_CONFIG", default_value = "config/tickwatch.yaml")]
+    config: PathBuf,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve a Confluent-compatible Schema Registry backed by the broker's `_schemas` topic.
+    Registry,
+    /// Apply the ClickHouse DDL in schemas/clickhouse/ (idempotent).
+    Migrate,
+    /// Topics from config/topics.yaml: create them, list them, or render the rpk scripts.
+    Topics {
+        #[command(subcommand)]
+        action: commands::topics::TopicsAction,
+    },
+    /// Register every declared topic's value schema (subject <topic>-value, BACKWARD).
+    Schemas {
+        #[command(subcommand)]
+        action: commands::schemas::SchemasAction,
+    },
+    /// Check every configuration file and print what is wrong, one line per problem.
+    Check,
+    /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
+    ChdbServe(commands::chdb::ChdbArgs),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rdkafka=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load_settings(path: &std::path::Path) -> Result<Settings, ConfigError> {
+    Settings::load(path)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    if let Command::ChdbServe(args) = &cli.command {
+        // Not async, and it must own the whole process: the engine exits it when done.
+        return commands::chdb::run(args);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A configuration error is the user's to fix: say which field, exit 2.
+            let code = if e.downcast_ref::<ConfigError>().is_some() { 2 } else { 1 };
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Registry => {
+            let settings = load_settings(&cli.config)?;
+            commands::registry::run(&settings).await
+        }
+        Command::Migrate => {
+            let settings = load_settings(&cli.config)?;
+            commands::migrate::run(&settings).await
+        }
+        Command::Topics { action } => commands::topics::run(&cli.config, action).await,
+        Command::Schemas { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::schemas::run(&settings, action).await
+        }
+        Command::Check => commands::check::run(&cli.config),
+        Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
+    }
+}

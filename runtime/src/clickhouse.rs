@@ -1,0 +1,177 @@
+//! ClickHouse over its HTTP interface: statements, small JSON queries, and the migrations in
+//! `schemas/clickhouse/` (plain SQL files users can also run by hand).
+
+use crate::settings::ClickHouseSettings;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClickHouseError {
+    #[error("ClickHouse at {url} is unreachable: {source}")]
+    Unreachable { url: String, source: reqwest::Error },
+    #[error("ClickHouse refused the statement (HTTP {status}): {message}\n  statement: {statement}")]
+    Refused { status: u16, message: String, statement: String },
+    #[error("cannot read migrations from {path}: {source}")]
+    ReadMigrations { path: PathBuf, source: std::io::Error },
+    #[error("migration {name} changed after it was applied (checksum {applied} then, {now} now); add a new migration file instead of editing an applied one")]
+    Changed { name: String, applied: String, now: String },
+}
+
+#[derive(Clone)]
+pub struct ClickHouse {
+    settings: ClickHouseSettings,
+    http: reqwest::Client,
+}
+
+impl ClickHouse {
+    pub fn new(settings: &ClickHouseSettings) -> ClickHouse {
+        ClickHouse { settings: settings.clone(), http: reqwest::Client::new() }
+    }
+
+    pub fn database(&self) -> &str {
+        &self.settings.database
+    }
+
+    /// Run one statement; `in_database` selects the configured database for it.
+    async fn post(&self, sql: &str, in_database: bool) -> Result<String, ClickHouseError> {
+        let mut req = self
+            .http
+            .post(&self.settings.url)
+            .header("X-ClickHouse-User", &self.settings.user)
+            .header("X-ClickHouse-Key", &self.settings.password)
+            .body(sql.to_string());
+        if in_database {
+            req = req.query(&[("database", &self.settings.database)]);
+        }
+        let resp = req.send().await.map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
+        if !status.is_success() {
+            return Err(ClickHouseError::Refused { status: status.as_u16(), message: text.trim().to_string(), statement: sql.trim().to_string() });
+        }
+        Ok(text)
+    }
+
+    /// Run a statement in the configured database and return the raw answer.
+    pub async fn execute(&self, sql: &str) -> Result<String, ClickHouseError> {
+        self.post(sql, true).await
+    }
+
+    /// Run a query with `FORMAT JSONEachRow` appended and parse each row.
+    pub async fn query_rows(&self, sql: &str) -> Result<Vec<serde_json::Value>, ClickHouseError> {
+        let text = self.execute(&format!("{sql} FORMAT JSONEachRow")).await?;
+        Ok(text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null)).collect())
+    }
+
+    pub async fn ping(&self) -> Result<(), ClickHouseError> {
+        self.post("SELECT 1", false).await.map(|_| ())
+    }
+
+    /// Apply every `NNN_name.sql` in `dir` that has not been applied yet, in name order.
+    /// Returns the names applied now. Safe to run any number of times.
+    pub async fn migrate(&self, dir: &Path) -> Result<Vec<String>, ClickHouseError> {
+        let migrations = read_migrations(dir)?;
+        self.post(&format!("CREATE DATABASE IF NOT EXISTS `{}`", self.settings.database), false).await?;
+        self.execute(
+            "CREATE TABLE IF NOT EXISTS tickwatch_migrations (name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) \
+             ENGINE = ReplacingMergeTree ORDER BY name",
+        )
+        .await?;
+        let applied = self.query_rows("SELECT name, checksum FROM tickwatch_migrations FINAL").await?;
+        let mut done = Vec::new();
+        for m in migrations {
+            let before = applied.iter().find(|r| r["name"] == m.name.as_str());
+            if let Some(row) = before {
+                let was = row["checksum"].as_str().unwrap_or_default().to_string();
+                if was != m.checksum {
+                    return Err(ClickHouseError::Changed { name: m.name, applied: was, now: m.checksum });
+                }
+                continue;
+            }
+            for statement in split_statements(&m.sql) {
+                self.execute(&statement).await?;
+            }
+            self.execute(&format!("INSERT INTO tickwatch_migrations (name, checksum) VALUES ('{}', '{}')", m.name, m.checksum)).await?;
+            done.push(m.name);
+        }
+        Ok(done)
+    }
+}
+
+struct Migration {
+    name: String,
+    sql: String,
+    checksum: String,
+}
+
+fn read_migrations(dir: &Path) -> Result<Vec<Migration>, ClickHouseError> {
+    let err = |source| ClickHouseError::ReadMigrations { path: dir.to_path_buf(), source };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(err)? {
+        let path = entry.map_err(err)?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("sql") {
+            continue;
+        }
+        let sql = std::fs::read_to_string(&path).map_err(err)?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        out.push(Migration { checksum: format!("{:016x}", fnv1a(sql.as_bytes())), name, sql });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Split a SQL file into statements at `;` that end a line, dropping `--` comment lines.
+/// (The shipped DDL keeps semicolons out of strings, so this is enough.)
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("--") || trimmed.is_empty() {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            let stmt = current.trim().trim_end_matches(';').trim().to_string();
+            if !stmt.is_empty() {
+                out.push(stmt);
+            }
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+/// A stable checksum of a migration's text (FNV-1a, 64 bit).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_line_end_semicolons() {
+        let sql = "-- a comment; not a statement\nCREATE TABLE a (x Int8)\nENGINE = Memory;\n\nCREATE TABLE b (s String DEFAULT 'x') ENGINE = Memory;\n";
+        let s = split_statements(sql);
+        assert_eq!(s.len(), 2);
+        assert!(s[0].starts_with("CREATE TABLE a") && s[0].ends_with("Memory"));
+    }
+
+    #[test]
+    fn shipped_migrations_read_in_order() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/clickhouse"));
+        let m = read_migrations(dir).unwrap();
+        assert!(!m.is_empty());
+        assert!(m.windows(2).all(|w| w[0].name < w[1].name));
+    }
+}

@@ -1,0 +1,216 @@
+//! `tickwatch.yaml`: where the servers are. Every field is documented in
+//! `config/tickwatch.yaml`, the sample file.
+
+use crate::config_error::{check_host_ports, check_http_url, load_yaml, parse_yaml, ConfigError};
+use crate::broker::BrokerFlavor;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub broker: BrokerSettings,
+    pub registry: RegistrySettings,
+    pub clickhouse: ClickHouseSettings,
+    pub s3: S3Settings,
+    pub redis: RedisSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub files: FileSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSettings {
+    /// Kafka bootstrap servers, `host:port[,host:port]`.
+    pub bootstrap: String,
+    /// Which broker implementation answers there; selects the workarounds in `broker::quirks`.
+    #[serde(default)]
+    pub flavor: BrokerFlavor,
+    #[serde(default = "default_client_id")]
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySettings {
+    /// Base URL of a Confluent-compatible Schema Registry.
+    pub url: String,
+    /// Where `tickwatch registry` (the local registry server) listens.
+    #[serde(default = "default_registry_listen")]
+    pub listen: String,
+    /// The compacted topic the local registry keeps its schemas in.
+    #[serde(default = "default_schemas_topic")]
+    pub topic: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClickHouseSettings {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    #[serde(default = "default_database")]
+    pub database: String,
+    #[serde(default = "default_user")]
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Settings {
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub bucket: String,
+    /// Name of the environment variable holding the access key (never the key itself).
+    #[serde(default = "default_access_key_env")]
+    pub access_key_env: String,
+    #[serde(default = "default_secret_key_env")]
+    pub secret_key_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where each stage serves Prometheus `/metrics`.
+    pub listen: String,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings { listen: "127.0.0.1:9464".into() }
+    }
+}
+
+/// The other configuration files, relative to the working directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub topics: PathBuf,
+    pub exchanges: PathBuf,
+    pub symbols: PathBuf,
+    pub clickhouse_ddl: PathBuf,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        FileSettings {
+            topics: "config/topics.yaml".into(),
+            exchanges: "config/exchanges.yaml".into(),
+            symbols: "config/symbols.yaml".into(),
+            clickhouse_ddl: "schemas/clickhouse".into(),
+        }
+    }
+}
+
+fn default_client_id() -> String {
+    "tickwatch".into()
+}
+fn default_registry_listen() -> String {
+    "127.0.0.1:8081".into()
+}
+fn default_schemas_topic() -> String {
+    "_schemas".into()
+}
+fn default_database() -> String {
+    "tickwatch".into()
+}
+fn default_user() -> String {
+    "default".into()
+}
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_access_key_env() -> String {
+    "TICKWATCH_S3_ACCESS_KEY".into()
+}
+fn default_secret_key_env() -> String {
+    "TICKWATCH_S3_SECRET_KEY".into()
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let s: Settings = load_yaml(path)?;
+        s.validate(path)?;
+        Ok(s)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Settings, ConfigError> {
+        let s: Settings = parse_yaml(path, text)?;
+        s.validate(path)?;
+        Ok(s)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        check_host_ports(path, "broker.bootstrap", &self.broker.bootstrap)?;
+        check_http_url(path, "registry.url", &self.registry.url)?;
+        check_host_ports(path, "registry.listen", &self.registry.listen)?;
+        if self.registry.topic.is_empty() {
+            return Err(ConfigError::field(path, "registry.topic", "must not be empty (the usual name is _schemas)"));
+        }
+        check_http_url(path, "clickhouse.url", &self.clickhouse.url)?;
+        let db_ok = !self.clickhouse.database.is_empty()
+            && self.clickhouse.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !db_ok {
+            return Err(ConfigError::field(path, "clickhouse.database", "must be letters, digits and underscores"));
+        }
+        check_http_url(path, "s3.endpoint", &self.s3.endpoint)?;
+        if self.s3.bucket.len() < 3 {
+            return Err(ConfigError::field(path, "s3.bucket", "an S3 bucket name has at least 3 characters"));
+        }
+        if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
+            return Err(ConfigError::field(path, "redis.url", format!("`{}` is not a redis:// URL, e.g. redis://127.0.0.1:6379/0", self.redis.url)));
+        }
+        check_host_ports(path, "metrics.listen", &self.metrics.listen)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "
+broker: {bootstrap: '127.0.0.1:9092', flavor: tansu}
+registry: {url: 'http://127.0.0.1:8081'}
+clickhouse: {url: 'http://127.0.0.1:8123'}
+s3: {endpoint: 'http://127.0.0.1:9000', bucket: tickwatch}
+redis: {url: 'redis://127.0.0.1:6379/0'}
+";
+
+    fn err(text: &str) -> String {
+        Settings::parse(Path::new("t.yaml"), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_file_parses_with_defaults() {
+        let s = Settings::parse(Path::new("t.yaml"), GOOD).unwrap();
+        assert_eq!(s.clickhouse.database, "tickwatch");
+        assert_eq!(s.registry.topic, "_schemas");
+        assert_eq!(s.broker.flavor, BrokerFlavor::Tansu);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = err(&GOOD.replace("http://127.0.0.1:8123", "127.0.0.1:8123"));
+        assert!(e.starts_with("t.yaml: field `clickhouse.url`: `127.0.0.1:8123` is not an http"), "{e}");
+        let e = err(&GOOD.replace("9092", "x"));
+        assert!(e.contains("field `broker.bootstrap`"), "{e}");
+        let e = err(&GOOD.replace("bucket: tickwatch", "bukket: tickwatch"));
+        assert!(e.contains("field `s3.bukket`") && e.contains("check the spelling"), "{e}");
+        let e = err(&GOOD.replace("redis: {url: 'redis://127.0.0.1:6379/0'}", ""));
+        assert!(e.contains("missing field `redis`"), "{e}");
+        let e = err(&GOOD.replace("flavor: tansu", "flavor: pulsar"));
+        assert!(e.contains("field `broker.flavor`") && e.contains("pulsar"), "{e}");
+    }
+}

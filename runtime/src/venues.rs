@@ -1,0 +1,177 @@
+//! `config/exchanges.yaml` (what to connect to and how) and `config/symbols.yaml` (venue
+//! symbols ↔ canonical instrument ids). Both are documented field by field in the sample files.
+
+use crate::config_error::{load_yaml, parse_duration_ms, ConfigError};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use tickwatch_model::{Decimal, InstrumentId};
+
+/// Venues tickwatch has connectors for.
+pub const KNOWN_VENUES: &[&str] = &["binance", "binance-usdm", "okx", "bybit"];
+/// Channels a venue can be subscribed to.
+pub const KNOWN_CHANNELS: &[&str] = &["trades", "depth", "mark_price", "index_price", "funding"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exchanges {
+    pub venues: BTreeMap<String, VenueConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub ws_url: String,
+    pub rest_url: String,
+    pub channels: Vec<String>,
+    /// Canonical instrument ids.
+    pub instruments: Vec<String>,
+    /// Levels requested in REST snapshots.
+    pub snapshot_depth: u32,
+    /// How often a REST snapshot is compared with the local book.
+    pub snapshot_check_period: String,
+    pub max_streams_per_connection: u32,
+    pub subscribe_per_second: u32,
+    pub reconnect: ReconnectConfig,
+    /// Reconnect before the venue's connection lifetime ends.
+    pub rotate_after: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconnectConfig {
+    pub initial_backoff: String,
+    pub max_backoff: String,
+    /// Fraction of the backoff added or removed at random (0..1).
+    pub jitter: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Exchanges {
+    pub fn load(path: &Path) -> Result<Exchanges, ConfigError> {
+        let e: Exchanges = load_yaml(path)?;
+        e.validate(path)?;
+        Ok(e)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        for (name, v) in &self.venues {
+            let at = |f: &str| format!("venues.{name}.{f}");
+            if !KNOWN_VENUES.contains(&name.as_str()) {
+                return Err(ConfigError::field(path, format!("venues.{name}"), format!("unknown venue; known: {}", KNOWN_VENUES.join(", "))));
+            }
+            if !(v.ws_url.starts_with("ws://") || v.ws_url.starts_with("wss://")) {
+                return Err(ConfigError::field(path, at("ws_url"), format!("`{}` is not a ws:// or wss:// URL", v.ws_url)));
+            }
+            crate::config_error::check_http_url(path, &at("rest_url"), &v.rest_url)?;
+            for (i, c) in v.channels.iter().enumerate() {
+                if !KNOWN_CHANNELS.contains(&c.as_str()) {
+                    return Err(ConfigError::field(path, at(&format!("channels[{i}]")), format!("unknown channel `{c}`; known: {}", KNOWN_CHANNELS.join(", "))));
+                }
+            }
+            for (i, inst) in v.instruments.iter().enumerate() {
+                inst.parse::<InstrumentId>().map_err(|e| ConfigError::field(path, at(&format!("instruments[{i}]")), e.to_string()))?;
+            }
+            for (field, text) in [
+                ("snapshot_check_period", &v.snapshot_check_period),
+                ("rotate_after", &v.rotate_after),
+                ("reconnect.initial_backoff", &v.reconnect.initial_backoff),
+                ("reconnect.max_backoff", &v.reconnect.max_backoff),
+            ] {
+                if parse_duration_ms(text).is_none() {
+                    return Err(ConfigError::field(path, at(field), format!("`{text}` is not a duration like 500ms, 5s, 5m or 23h")));
+                }
+            }
+            if !(0.0..1.0).contains(&v.reconnect.jitter) {
+                return Err(ConfigError::field(path, at("reconnect.jitter"), "must be at least 0 and below 1"));
+            }
+            if v.max_streams_per_connection == 0 || v.subscribe_per_second == 0 || v.snapshot_depth == 0 {
+                return Err(ConfigError::field(path, format!("venues.{name}"), "snapshot_depth, max_streams_per_connection and subscribe_per_second must be positive"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Symbols {
+    /// Asset renames applied before anything else (`XBT: BTC`).
+    #[serde(default)]
+    pub asset_aliases: BTreeMap<String, String>,
+    pub aliases: Vec<SymbolAlias>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymbolAlias {
+    pub venue: String,
+    /// The venue's own symbol.
+    pub symbol: String,
+    /// Canonical id.
+    pub instrument: String,
+    /// Base units per contract (1 for spot and linear contracts quoted in base units).
+    #[serde(default = "one")]
+    pub contract_size: Decimal,
+    /// Decimal places of the price tick.
+    pub price_precision: u32,
+    /// Decimal places of the size step.
+    pub size_precision: u32,
+}
+
+fn one() -> Decimal {
+    Decimal::from_int(1)
+}
+
+impl Symbols {
+    pub fn load(path: &Path) -> Result<Symbols, ConfigError> {
+        let s: Symbols = load_yaml(path)?;
+        for (i, a) in s.aliases.iter().enumerate() {
+            let at = |f: &str| format!("aliases[{i}].{f}");
+            if !KNOWN_VENUES.contains(&a.venue.as_str()) {
+                return Err(ConfigError::field(path, at("venue"), format!("unknown venue `{}`; known: {}", a.venue, KNOWN_VENUES.join(", "))));
+            }
+            a.instrument.parse::<InstrumentId>().map_err(|e| ConfigError::field(path, at("instrument"), e.to_string()))?;
+            if !a.contract_size.is_positive() {
+                return Err(ConfigError::field(path, at("contract_size"), "must be positive"));
+            }
+            if a.price_precision > 18 || a.size_precision > 18 {
+                return Err(ConfigError::field(path, at("price_precision"), "precisions are at most 18 decimal places"));
+            }
+            if s.aliases[..i].iter().any(|b| b.venue == a.venue && b.symbol == a.symbol) {
+                return Err(ConfigError::field(path, at("symbol"), format!("{} {} is listed twice", a.venue, a.symbol)));
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_files_are_valid() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
+        let e = Exchanges::load(&dir.join("exchanges.yaml")).unwrap();
+        assert_eq!(e.venues.len(), 4);
+        let s = Symbols::load(&dir.join("symbols.yaml")).unwrap();
+        assert!(s.aliases.iter().any(|a| a.venue == "okx" && a.instrument == "BTC-USDT-PERP"));
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
+        let text = std::fs::read_to_string(dir.join("exchanges.yaml")).unwrap();
+        let tmp = std::env::temp_dir().join(format!("tw-exchanges-{}.yaml", std::process::id()));
+        std::fs::write(&tmp, text.replacen("BTC-USDT", "BTCUSDT", 1)).unwrap();
+        let err = Exchanges::load(&tmp).unwrap_err().to_string();
+        assert!(err.contains("venues.binance.instruments[0]") && err.contains("not a canonical instrument id"), "{err}");
+        std::fs::remove_file(tmp).ok();
+    }
+}

