@@ -5,6 +5,7 @@
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::writer::datum::GenericDatumWriter;
+use apache_avro::types::Value;
 use apache_avro::Schema;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -65,17 +66,38 @@ pub trait AvroRecord: Serialize + DeserializeOwned + Sized {
     /// Decode a datum written with another (compatible) writer schema, resolving it to ours.
     fn from_avro_with_writer(datum: &[u8], writer: &Schema) -> Result<Self, AvroError> {
         let wrap = |e| AvroError::Decode { name: Self::NAME, source: Box::new(e) };
-        let reader = GenericDatumReader::builder(writer)
-            .reader_schema(Self::schema())
-            .human_readable(false)
-            .build()
-            .map_err(wrap)?;
+        let reader = GenericDatumReader::builder(writer).human_readable(false).build().map_err(wrap)?;
         let mut cursor = datum;
-        let value = reader.read_value(&mut cursor).map_err(wrap)?;
+        let mut value = reader.read_value(&mut cursor).map_err(wrap)?;
         if !cursor.is_empty() {
             return Err(AvroError::Trailing { name: Self::NAME, trailing: cursor.len() });
         }
+        widen_decimals(&mut value);
+        let value = value.resolve(Self::schema()).map_err(wrap)?;
         apache_avro::from_value::<Self>(&value).map_err(wrap)
+    }
+}
+
+/// Sign-extend every decimal to 16 bytes. Other writers (fastavro, Java) send the shortest
+/// two's-complement form, which is valid Avro, but `apache-avro`'s resolution refuses a
+/// bytes-decimal shorter than its declared precision could need.
+fn widen_decimals(value: &mut Value) {
+    match value {
+        Value::Decimal(d) => {
+            if let Ok(bytes) = Vec::<u8>::try_from(d.clone()) {
+                if bytes.len() < 16 {
+                    let fill = if bytes.first().is_some_and(|b| b & 0x80 != 0) { 0xff } else { 0x00 };
+                    let mut wide = vec![fill; 16 - bytes.len()];
+                    wide.extend_from_slice(&bytes);
+                    *d = apache_avro::Decimal::from(wide);
+                }
+            }
+        }
+        Value::Union(_, inner) => widen_decimals(inner),
+        Value::Record(fields) => fields.iter_mut().for_each(|(_, v)| widen_decimals(v)),
+        Value::Array(items) => items.iter_mut().for_each(widen_decimals),
+        Value::Map(map) => map.values_mut().for_each(widen_decimals),
+        _ => {}
     }
 }
 

@@ -321,7 +321,7 @@ fn old_reader_reads_new_writer_and_new_reader_reads_old_writer() {
     let newer = Schema::parse_str(&json.to_string()).unwrap();
     // Write with the newer schema through the generic writer.
     let t = sample_trade();
-    let mut value = apache_avro::to_value(&t).unwrap();
+    let mut value = apache_avro::to_value(&t).unwrap().resolve(Trade::schema()).unwrap();
     if let Value::Record(fields) = &mut value {
         fields.push(("liquidation".into(), Value::Boolean(true)));
     }
@@ -346,4 +346,29 @@ fn garbage_is_an_error_not_a_panic() {
     let mut bytes = sample_trade().to_avro().unwrap();
     bytes.push(0);
     assert!(matches!(Trade::from_avro(&bytes), Err(AvroError::Trailing { .. })));
+}
+
+#[test]
+fn shortest_form_decimals_from_other_writers_decode() {
+    // fastavro and the Java library write the shortest two's-complement bytes.
+    let t = sample_trade();
+    let mut value = apache_avro::to_value(&t).unwrap().resolve(Trade::schema()).unwrap();
+    if let Value::Record(fields) = &mut value {
+        for (name, v) in fields.iter_mut() {
+            match name.as_str() {
+                // 0.00000001 = 10^10 units: 5 bytes.
+                "size" => *v = Value::Decimal(apache_avro::Decimal::from(vec![0x02, 0x54, 0x0b, 0xe4, 0x00])),
+                // -1 unit: one byte.
+                "price" => *v = Value::Decimal(apache_avro::Decimal::from(vec![0xff])),
+                _ => {}
+            }
+        }
+    }
+    // apache-avro's own validation would refuse the short form it cannot resolve either.
+    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(Trade::schema()).validate(false).build().unwrap();
+    let bytes = writer.write_value_to_vec(value).unwrap();
+    assert!(bytes.len() < sample_trade().to_avro().unwrap().len(), "the datum really is shorter");
+    let expected = Trade { price: Decimal::from_units(-1), size: dec("0.00000001"), ..t };
+    assert_eq!(Trade::from_avro(&bytes).unwrap(), expected);
+    assert_eq!(Trade::from_avro_with_writer(&bytes, Trade::schema()).unwrap(), expected);
 }
