@@ -150,7 +150,10 @@ impl Topics {
         let mut s = String::from(
             "#!/usr/bin/env bash\n# Generated from config/topics.yaml by `tickwatch topics rpk`; do not edit by hand.\n\
              # Creates every tickwatch topic on a Redpanda cluster (rpk's usual flags/env select the cluster).\n\
-             set -euo pipefail\n\ncreate() { rpk topic create \"$@\" 2>&1 | grep -v 'TOPIC_ALREADY_EXISTS' || true; }\n\n",
+             set -euo pipefail\n\n\
+             # An existing topic is fine (the script is re-runnable); any other failure stops it.\n\
+             create() {\n    local out\n    if ! out=\"$(rpk topic create \"$@\" 2>&1)\"; then\n\
+             \x20       grep -q TOPIC_ALREADY_EXISTS <<<\"$out\" || { echo \"$out\" >&2; exit 1; }\n    fi\n    echo \"$out\"\n}\n\n",
         );
         for t in &self.0 {
             s.push_str(&format!("create {} -p {} -r {}", t.name, t.partitions, t.replication));

@@ -1,0 +1,82 @@
+//! The binary's edges: subcommands listed, configuration errors as one line naming the field
+//! with exit code 2, and the rpk scripts in the repository equal to what the topic
+//! declaration renders.
+
+use std::process::Command;
+use tickwatch_testkit::{repo_root, unique};
+
+fn tickwatch(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tickwatch")).current_dir(repo_root()).args(args).output().unwrap()
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = tickwatch(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["registry", "migrate", "topics", "schemas", "check", "chdb-serve"] {
+        assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
+    }
+}
+
+#[test]
+fn the_shipped_configuration_checks_out() {
+    let out = tickwatch(&["check"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (19 topics, 4 venues"));
+}
+
+fn broken(replace: &str, with: &str) -> (Option<i32>, String) {
+    let text = std::fs::read_to_string(repo_root().join("config/tickwatch.yaml")).unwrap();
+    assert!(text.contains(replace), "sample no longer contains {replace}");
+    let path = std::env::temp_dir().join(format!("{}.yaml", unique("tw-bad")));
+    std::fs::write(&path, text.replacen(replace, with, 1)).unwrap();
+    let out = tickwatch(&["--config", path.to_str().unwrap(), "check"]);
+    std::fs::remove_file(path).ok();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_wrong_field_is_named_and_exits_2() {
+    let (code, err) = broken("url: http://127.0.0.1:18123", "url: 127.0.0.1:18123");
+    assert_eq!(code, Some(2));
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: ") && err.contains("field `clickhouse.url`") && err.contains("e.g. http://"), "{err}");
+
+    let (code, err) = broken("bootstrap: 127.0.0.1:19092", "bootstrap: nowhere");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("field `broker.bootstrap`"), "{err}");
+
+    let (code, err) = broken("  bucket: tickwatch", "  bucket: tickwatch\n  buckit: typo");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("s3.buckit") && err.contains("unknown field"), "{err}");
+
+    let (code, err) = broken("redis:\n", "rediz:\n");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("rediz") || err.contains("missing field `redis`"), "{err}");
+
+    let (code, err) = broken("topics: config/topics.yaml", "topics: config/nope.yaml");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("config/nope.yaml"), "{err}");
+}
+
+#[test]
+fn a_missing_settings_file_says_how_to_fix_it() {
+    let out = tickwatch(&["--config", "/nonexistent/tickwatch.yaml", "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/tickwatch.yaml") && err.contains("--config"), "{err}");
+}
+
+#[test]
+fn rpk_scripts_match_the_topic_declaration() {
+    for (args, file) in [(["topics", "rpk"], "rpk/topics.sh"), (["topics", "rpk-registry"], "rpk/registry.sh")] {
+        let out = tickwatch(&args);
+        assert!(out.status.success());
+        let committed = std::fs::read_to_string(repo_root().join(file)).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), committed, "{file} is stale: regenerate with `tickwatch {}` > {file}", args.join(" "));
+    }
+    let topics = String::from_utf8_lossy(&tickwatch(&["topics", "rpk"]).stdout).into_owned();
+    assert!(topics.contains("create _schemas -p 1 -r 1 -c cleanup.policy=compact -c retention.ms=-1"));
+    assert!(topics.contains("create raw.trades -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd"));
+}

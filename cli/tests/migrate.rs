@@ -1,0 +1,91 @@
+//! `tickwatch migrate` against the real ClickHouse HTTP interface: creates every table,
+//! is idempotent, refuses an edited migration, and the columns keep venue decimals exact.
+
+use std::path::Path;
+use std::process::Command;
+use tickwatch_runtime::clickhouse::ClickHouse;
+use tickwatch_runtime::settings::ClickHouseSettings;
+use tickwatch_testkit::{repo_root, stack, unique};
+
+/// The stack's settings with another database (and optionally another DDL folder).
+fn settings_file(database: &str, ddl: Option<&Path>) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(&stack().settings_path).unwrap().replace("database: tickwatch", &format!("database: {database}"));
+    let text = match ddl {
+        Some(dir) => text
+            .lines()
+            .map(|l| if l.trim_start().starts_with("clickhouse_ddl:") { format!("  clickhouse_ddl: {}", dir.display()) } else { l.to_string() })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => text,
+    };
+    let path = std::env::temp_dir().join(format!("{}.yaml", unique("tw-migrate")));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn migrate(settings: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tickwatch")).arg("--config").arg(settings).arg("migrate").output().unwrap()
+}
+
+fn clickhouse(database: &str) -> ClickHouse {
+    ClickHouse::new(&ClickHouseSettings { database: database.into(), ..stack().settings.clickhouse.clone() })
+}
+
+#[tokio::test]
+async fn migrate_creates_every_table_once() {
+    let db = unique("twm").replace('-', "_");
+    let settings = settings_file(&db, None);
+    let out = migrate(&settings);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("applied 001_market_data") && stdout.contains("applied 002_operations"), "{stdout}");
+    let again = migrate(&settings);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
+
+    let ch = clickhouse(&db);
+    let tables: Vec<String> = ch.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name").await.unwrap()
+        .into_iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    for t in ["alerts", "book_tops", "data_quality_minute", "dex_swaps", "klines", "quarantine", "reference_prices", "trades", "tickwatch_migrations"] {
+        assert!(tables.contains(&t.to_string()), "{t} missing from {tables:?}");
+    }
+    let engine = ch.query_rows("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'klines'").await.unwrap();
+    assert_eq!(engine[0]["engine"], "ReplacingMergeTree");
+
+    // Exact decimals, and duplicates of a natural key collapse under FINAL.
+    for _ in 0..2 {
+        ch.execute(
+            "INSERT INTO trades (venue, instrument, base, quote, kind, venue_symbol, trade_id, price, size, taker_side, event_time, receive_time, source_lag_ms) \
+             VALUES ('binance', 'NKN-USDT', 'NKN', 'USDT', 'SPOT', 'NKNUSDT', '42', '0.000000000000000001', '99999999999999999999.999999999999999999', 'BUY', \
+             '2021-10-12 10:00:00.123456', '2021-10-12 10:00:00.125', 1)",
+        )
+        .await
+        .unwrap();
+    }
+    let rows = ch.query_rows("SELECT toString(price) AS p, toString(size) AS s, toString(event_time) AS t FROM trades FINAL").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["p"], "0.000000000000000001");
+    assert_eq!(rows[0]["s"], "99999999999999999999.999999999999999999");
+    assert_eq!(rows[0]["t"], "2021-10-12 10:00:00.123456");
+    ch.execute(&format!("DROP DATABASE `{db}`")).await.ok();
+    std::fs::remove_file(settings).ok();
+}
+
+#[tokio::test]
+async fn an_edited_migration_is_refused() {
+    let db = unique("twe").replace('-', "_");
+    let ddl = std::env::temp_dir().join(unique("tw-ddl"));
+    std::fs::create_dir_all(&ddl).unwrap();
+    std::fs::copy(repo_root().join("schemas/clickhouse/001_market_data.sql"), ddl.join("001_market_data.sql")).unwrap();
+    let settings = settings_file(&db, Some(&ddl));
+    assert!(migrate(&settings).status.success());
+    std::fs::write(ddl.join("001_market_data.sql"), "CREATE TABLE IF NOT EXISTS sneaky (x Int8) ENGINE = Memory;\n").unwrap();
+    let out = migrate(&settings);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("001_market_data changed after it was applied") && err.contains("add a new migration file"), "{err}");
+    clickhouse(&db).execute(&format!("DROP DATABASE `{db}`")).await.ok();
+    std::fs::remove_dir_all(ddl).ok();
+    std::fs::remove_file(settings).ok();
+}
