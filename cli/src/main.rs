@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use tickwatch_runtime::{ConfigError, Settings};
 
 #[derive(Parser)]
-#[command(name = "tickwatch", version, about = "Crypto market data into monitored time series: ingest, transform, window, store, alert, serve.")]
+#[command(
+    name = "tickwatch",
+    version,
+    about = "Crypto market data into monitored time series: ingest, transform, window, store, alert, serve."
+)]
 struct Cli {
     /// The settings file (endpoints of broker, registry, ClickHouse, S3, Redis).
     #[arg(long, global = true, env = "TICKWATCH_CONFIG", default_value = "config/tickwatch.yaml")]

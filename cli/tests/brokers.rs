@@ -13,8 +13,13 @@ use tickwatch_testkit::{stack, unique};
 
 async fn topic(b: &BrokerSettings, partitions: i32) -> String {
     let name = unique("brk");
-    let spec = TopicSpec { name: name.clone(), partitions, replication: 1, configs: vec![("compression.type".into(), "zstd".into())] };
-    let created = broker::create_topics(b, &[spec.clone()]).await.unwrap();
+    let spec = TopicSpec {
+        name: name.clone(),
+        partitions,
+        replication: 1,
+        configs: vec![("compression.type".into(), "zstd".into())],
+    };
+    let created = broker::create_topics(b, std::slice::from_ref(&spec)).await.unwrap();
     assert_eq!(created, vec![name.clone()]);
     // Creating again is not an error (idempotent declaration).
     assert!(broker::create_topics(b, &[spec]).await.unwrap().is_empty());
@@ -28,7 +33,12 @@ fn drain_for(c: &BaseConsumer, n: usize, secs: u64) -> Vec<(i32, i64, Vec<u8>, V
     while out.len() < n && Instant::now() < deadline {
         if let Some(m) = c.poll(Duration::from_millis(200)) {
             let m = m.expect("fetch succeeds");
-            out.push((m.partition(), m.offset(), m.key().unwrap_or_default().to_vec(), m.payload().unwrap_or_default().to_vec()));
+            out.push((
+                m.partition(),
+                m.offset(),
+                m.key().unwrap_or_default().to_vec(),
+                m.payload().unwrap_or_default().to_vec(),
+            ));
         }
     }
     out
@@ -45,7 +55,10 @@ async fn produce_and_consume_in_a_group(b: BrokerSettings) {
         let key = format!("inst-{}", i % 7);
         let payload = format!("payload-{i:04}");
         let headers = OwnedHeaders::new().insert(rdkafka::message::Header { key: "trace", value: Some("abc") });
-        producer.send(FutureRecord::to(&t).key(&key).payload(&payload).headers(headers), Duration::from_secs(30)).await.unwrap();
+        producer
+            .send(FutureRecord::to(&t).key(&key).payload(&payload).headers(headers), Duration::from_secs(30))
+            .await
+            .unwrap();
     }
     let group = unique("grp");
     let c: BaseConsumer = broker::consumer_config(&b, &group).create().unwrap();
@@ -112,7 +125,10 @@ async fn idempotent_zstd_produce_and_group_consume_on_noida() {
 async fn offsets_for_times_where_the_broker_supports_it() {
     for b in stack().brokers() {
         if !b.flavor.offsets_for_times_uses_record_time() {
-            eprintln!("{:?}: offsets-for-times answers by storage time; replay-by-time runs on the other broker", b.flavor);
+            eprintln!(
+                "{:?}: offsets-for-times answers by storage time; replay-by-time runs on the other broker",
+                b.flavor
+            );
             continue;
         }
         let t = topic(&b, 1).await;
@@ -120,7 +136,10 @@ async fn offsets_for_times_where_the_broker_supports_it() {
         let base = 1_700_000_000_000i64;
         for i in 0..10i64 {
             producer
-                .send(FutureRecord::to(&t).key("k").payload(&format!("{i}")).timestamp(base + i * 60_000), Duration::from_secs(30))
+                .send(
+                    FutureRecord::to(&t).key("k").payload(&format!("{i}")).timestamp(base + i * 60_000),
+                    Duration::from_secs(30),
+                )
                 .await
                 .unwrap();
         }
@@ -137,7 +156,10 @@ async fn offsets_for_times_where_the_broker_supports_it() {
 async fn read_committed_hides_aborted_transactions_where_supported() {
     for b in stack().brokers() {
         if !b.flavor.read_committed_hides_aborted() {
-            eprintln!("{:?}: read_committed shows aborted records; transactional checks run on the other broker", b.flavor);
+            eprintln!(
+                "{:?}: read_committed shows aborted records; transactional checks run on the other broker",
+                b.flavor
+            );
             continue;
         }
         let t = topic(&b, 1).await;

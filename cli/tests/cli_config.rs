@@ -41,7 +41,10 @@ fn a_wrong_field_is_named_and_exits_2() {
     let (code, err) = broken("url: http://127.0.0.1:18123", "url: 127.0.0.1:18123");
     assert_eq!(code, Some(2));
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("error: ") && err.contains("field `clickhouse.url`") && err.contains("e.g. http://"), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("field `clickhouse.url`") && err.contains("e.g. http://"),
+        "{err}"
+    );
 
     let (code, err) = broken("bootstrap: 127.0.0.1:19092", "bootstrap: nowhere");
     assert_eq!(code, Some(2));
@@ -74,9 +77,16 @@ fn rpk_scripts_match_the_topic_declaration() {
         let out = tickwatch(&args);
         assert!(out.status.success());
         let committed = std::fs::read_to_string(repo_root().join(file)).unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), committed, "{file} is stale: regenerate with `tickwatch {}` > {file}", args.join(" "));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            committed,
+            "{file} is stale: regenerate with `tickwatch {}` > {file}",
+            args.join(" ")
+        );
     }
     let topics = String::from_utf8_lossy(&tickwatch(&["topics", "rpk"]).stdout).into_owned();
     assert!(topics.contains("create _schemas -p 1 -r 1 -c cleanup.policy=compact -c retention.ms=-1"));
-    assert!(topics.contains("create raw.trades -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd"));
+    assert!(topics.contains(
+        "create raw.trades -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd"
+    ));
 }

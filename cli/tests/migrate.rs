@@ -9,11 +9,19 @@ use tickwatch_testkit::{repo_root, stack, unique};
 
 /// The stack's settings with another database (and optionally another DDL folder).
 fn settings_file(database: &str, ddl: Option<&Path>) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(&stack().settings_path).unwrap().replace("database: tickwatch", &format!("database: {database}"));
+    let text = std::fs::read_to_string(&stack().settings_path)
+        .unwrap()
+        .replace("database: tickwatch", &format!("database: {database}"));
     let text = match ddl {
         Some(dir) => text
             .lines()
-            .map(|l| if l.trim_start().starts_with("clickhouse_ddl:") { format!("  clickhouse_ddl: {}", dir.display()) } else { l.to_string() })
+            .map(|l| {
+                if l.trim_start().starts_with("clickhouse_ddl:") {
+                    format!("  clickhouse_ddl: {}", dir.display())
+                } else {
+                    l.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n"),
         None => text,
@@ -43,14 +51,30 @@ async fn migrate_creates_every_table_once() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
 
     let ch = clickhouse(&db);
-    let tables: Vec<String> = ch.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name").await.unwrap()
+    let tables: Vec<String> = ch
+        .query_rows("SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
+        .await
+        .unwrap()
         .into_iter()
         .map(|r| r["name"].as_str().unwrap().to_string())
         .collect();
-    for t in ["alerts", "book_tops", "data_quality_minute", "dex_swaps", "klines", "quarantine", "reference_prices", "trades", "tickwatch_migrations"] {
+    for t in [
+        "alerts",
+        "book_tops",
+        "data_quality_minute",
+        "dex_swaps",
+        "klines",
+        "quarantine",
+        "reference_prices",
+        "trades",
+        "tickwatch_migrations",
+    ] {
         assert!(tables.contains(&t.to_string()), "{t} missing from {tables:?}");
     }
-    let engine = ch.query_rows("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'klines'").await.unwrap();
+    let engine = ch
+        .query_rows("SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'klines'")
+        .await
+        .unwrap();
     assert_eq!(engine[0]["engine"], "ReplacingMergeTree");
 
     // Exact decimals, and duplicates of a natural key collapse under FINAL.
@@ -63,7 +87,10 @@ async fn migrate_creates_every_table_once() {
         .await
         .unwrap();
     }
-    let rows = ch.query_rows("SELECT toString(price) AS p, toString(size) AS s, toString(event_time) AS t FROM trades FINAL").await.unwrap();
+    let rows = ch
+        .query_rows("SELECT toString(price) AS p, toString(size) AS s, toString(event_time) AS t FROM trades FINAL")
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["p"], "0.000000000000000001");
     assert_eq!(rows[0]["s"], "99999999999999999999.999999999999999999");
@@ -80,11 +107,15 @@ async fn an_edited_migration_is_refused() {
     std::fs::copy(repo_root().join("schemas/clickhouse/001_market_data.sql"), ddl.join("001_market_data.sql")).unwrap();
     let settings = settings_file(&db, Some(&ddl));
     assert!(migrate(&settings).status.success());
-    std::fs::write(ddl.join("001_market_data.sql"), "CREATE TABLE IF NOT EXISTS sneaky (x Int8) ENGINE = Memory;\n").unwrap();
+    std::fs::write(ddl.join("001_market_data.sql"), "CREATE TABLE IF NOT EXISTS sneaky (x Int8) ENGINE = Memory;\n")
+        .unwrap();
     let out = migrate(&settings);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("001_market_data changed after it was applied") && err.contains("add a new migration file"), "{err}");
+    assert!(
+        err.contains("001_market_data changed after it was applied") && err.contains("add a new migration file"),
+        "{err}"
+    );
     clickhouse(&db).execute(&format!("DROP DATABASE `{db}`")).await.ok();
     std::fs::remove_dir_all(ddl).ok();
     std::fs::remove_file(settings).ok();

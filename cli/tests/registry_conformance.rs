@@ -40,8 +40,13 @@ async fn schema_registry_converter_round_trips_with_tickwatch() {
 
     // The converter registers the Trade schema itself (TopicNameStrategyWithSchema) and encodes.
     let ours = trade("conv-1");
-    let value = GenericDatumReader::builder(Trade::schema()).build().unwrap().read_value(&mut &ours.to_avro().unwrap()[..]).unwrap();
-    let supplied = SuppliedSchema::new(Some("io.tickwatch.Trade".into()), SchemaType::Avro, Trade::SCHEMA_JSON.to_string());
+    let value = GenericDatumReader::builder(Trade::schema())
+        .build()
+        .unwrap()
+        .read_value(&mut &ours.to_avro().unwrap()[..])
+        .unwrap();
+    let supplied =
+        SuppliedSchema::new(Some("io.tickwatch.Trade".into()), SchemaType::Avro, Trade::SCHEMA_JSON.to_string());
     let strategy = SubjectNameStrategy::TopicNameStrategyWithSchema(topic.clone(), false, supplied);
     let encoded = AvroEncoder::new(settings()).encode_value(value, &strategy).await.expect("converter encodes");
     let (id, datum) = wire::unframe(&encoded).unwrap();
@@ -57,7 +62,9 @@ async fn schema_registry_converter_round_trips_with_tickwatch() {
     let get = |n: &str| fields.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
     assert_eq!(get("trade_id"), Value::String("conv-2".into()));
     match get("price") {
-        Value::Decimal(d) => assert_eq!(Decimal::from_avro_bytes(&Vec::<u8>::try_from(d).unwrap()).unwrap().to_string(), "0.3412"),
+        Value::Decimal(d) => {
+            assert_eq!(Decimal::from_avro_bytes(&Vec::<u8>::try_from(d).unwrap()).unwrap().to_string(), "0.3412")
+        }
         other => panic!("price is {other:?}"),
     }
     assert_eq!(get("event_time_us"), Value::TimestampMicros(1_634_036_400_123_000));

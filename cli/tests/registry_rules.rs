@@ -107,18 +107,30 @@ async fn backward_compatibility_rules() {
     assert_eq!(api.register(&subject, &required).await.0, StatusCode::CONFLICT);
 
     // The compatibility endpoint agrees, with reasons when verbose.
-    let (_, c) = api.post(&format!("/compatibility/subjects/{subject}/versions/latest?verbose=true"), json!({"schema": changed.to_string()})).await;
+    let (_, c) = api
+        .post(
+            &format!("/compatibility/subjects/{subject}/versions/latest?verbose=true"),
+            json!({"schema": changed.to_string()}),
+        )
+        .await;
     assert_eq!(c["is_compatible"], false);
     assert!(!c["messages"].as_array().unwrap().is_empty());
-    let (_, c) = api.post(&format!("/compatibility/subjects/{subject}/versions/latest"), json!({"schema": v2.to_string()})).await;
+    let (_, c) = api
+        .post(&format!("/compatibility/subjects/{subject}/versions/latest"), json!({"schema": v2.to_string()}))
+        .await;
     assert_eq!(c, json!({"is_compatible": true}));
 
     // Removing a required field: under BACKWARD (Confluent and Redpanda semantics) new readers
     // just ignore it, so it is allowed; under FORWARD or FULL old readers would miss it: 409.
-    let removed = record(json!([{"name": "venue", "type": "string"}, {"name": "ask", "type": ["null", "long"], "default": null}]));
-    let (_, c) = api.post(&format!("/compatibility/subjects/{subject}/versions/latest"), json!({"schema": removed.to_string()})).await;
+    let removed = record(
+        json!([{"name": "venue", "type": "string"}, {"name": "ask", "type": ["null", "long"], "default": null}]),
+    );
+    let (_, c) = api
+        .post(&format!("/compatibility/subjects/{subject}/versions/latest"), json!({"schema": removed.to_string()}))
+        .await;
     assert_eq!(c["is_compatible"], true);
-    let (s, _) = api.send(reqwest::Method::PUT, &format!("/config/{subject}"), Some(json!({"compatibility": "FULL"}))).await;
+    let (s, _) =
+        api.send(reqwest::Method::PUT, &format!("/config/{subject}"), Some(json!({"compatibility": "FULL"}))).await;
     assert_eq!(s, StatusCode::OK);
     let (s, body) = api.register(&subject, &removed).await;
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
@@ -150,7 +162,10 @@ async fn errors_have_confluent_codes() {
     assert_eq!(api.send(reqwest::Method::DELETE, &format!("/subjects/{subject}"), None).await.1, json!([1]));
     assert_eq!(api.get(&format!("/subjects/{subject}/versions")).await.0, StatusCode::NOT_FOUND);
     assert!(api.get("/subjects?deleted=true").await.1.as_array().unwrap().contains(&json!(subject)));
-    assert_eq!(api.send(reqwest::Method::DELETE, &format!("/subjects/{subject}?permanent=true"), None).await.1, json!([1]));
+    assert_eq!(
+        api.send(reqwest::Method::DELETE, &format!("/subjects/{subject}?permanent=true"), None).await.1,
+        json!([1])
+    );
     assert!(!api.get("/subjects?deleted=true").await.1.as_array().unwrap().contains(&json!(subject)));
 }
 

@@ -36,7 +36,9 @@ async fn old_reader_decodes_new_writer_through_the_broker() {
     let stack = stack();
     let b = stack.broker();
     let topic = unique("evo");
-    broker::create_topics(&b, &[TopicSpec { name: topic.clone(), partitions: 1, replication: 1, configs: vec![] }]).await.unwrap();
+    broker::create_topics(&b, &[TopicSpec { name: topic.clone(), partitions: 1, replication: 1, configs: vec![] }])
+        .await
+        .unwrap();
     let subject = format!("{topic}-value");
     let registry = RegistryClient::new(&stack.settings.registry.url);
     registry.set_compatibility(&subject, "BACKWARD").await.unwrap();
@@ -44,7 +46,10 @@ async fn old_reader_decodes_new_writer_through_the_broker() {
 
     // v2 adds `liquidation` with a default: BACKWARD accepts it.
     let mut json: serde_json::Value = serde_json::from_str(Trade::SCHEMA_JSON).unwrap();
-    json["fields"].as_array_mut().unwrap().push(serde_json::json!({"name": "liquidation", "type": "boolean", "default": false}));
+    json["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "liquidation", "type": "boolean", "default": false}));
     let v2_text = json.to_string();
     let v2 = registry.register(&subject, &v2_text).await.unwrap();
     assert_ne!(v1, v2);
@@ -62,10 +67,17 @@ async fn old_reader_decodes_new_writer_through_the_broker() {
             if let apache_avro::types::Value::Record(fields) = &mut value {
                 fields.push(("liquidation".into(), apache_avro::types::Value::Boolean(true)));
             }
-            let datum = apache_avro::writer::datum::GenericDatumWriter::builder(&v2_schema).build().unwrap().write_value_to_vec(value).unwrap();
+            let datum = apache_avro::writer::datum::GenericDatumWriter::builder(&v2_schema)
+                .build()
+                .unwrap()
+                .write_value_to_vec(value)
+                .unwrap();
             wire::frame(v2, &datum)
         };
-        producer.send(FutureRecord::to(&topic).key(&t.instrument).payload(&bytes), Duration::from_secs(30)).await.unwrap();
+        producer
+            .send(FutureRecord::to(&topic).key(&t.instrument).payload(&bytes), Duration::from_secs(30))
+            .await
+            .unwrap();
         sent.push(t);
     }
 
@@ -75,7 +87,9 @@ async fn old_reader_decodes_new_writer_through_the_broker() {
     let mut ids = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while got.len() < sent.len() && Instant::now() < deadline {
-        let Some(m) = c.poll(Duration::from_millis(200)) else { continue };
+        let Some(m) = c.poll(Duration::from_millis(200)) else {
+            continue;
+        };
         let m = m.unwrap();
         let (id, datum) = wire::unframe(m.payload().unwrap()).unwrap();
         ids.push(id);

@@ -22,7 +22,8 @@ fn redis_answers_resp() {
     let addr = stack().redis_url.trim_start_matches("redis://").split('/').next().unwrap().to_string();
     let mut s = TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(b"*3\r\n$3\r\nSET\r\n$12\r\ntw-stack-key\r\n$2\r\nok\r\n*2\r\n$3\r\nGET\r\n$12\r\ntw-stack-key\r\n").unwrap();
+    s.write_all(b"*3\r\n$3\r\nSET\r\n$12\r\ntw-stack-key\r\n$2\r\nok\r\n*2\r\n$3\r\nGET\r\n$12\r\ntw-stack-key\r\n")
+        .unwrap();
     let mut buf = [0u8; 64];
     let mut got = Vec::new();
     while !got.ends_with(b"ok\r\n") {

@@ -4,8 +4,8 @@
 //! schema wrote the bytes.
 
 use apache_avro::reader::datum::GenericDatumReader;
-use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::types::Value;
+use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::Schema;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -32,7 +32,7 @@ pub trait AvroRecord: Serialize + DeserializeOwned + Sized {
 
     /// The parsed schema (parsed once per process).
     fn schema() -> &'static Schema {
-        &Self::codec().schema
+        Self::codec().schema
     }
 
     /// Writer and reader for the schema, built once per process.
@@ -132,17 +132,24 @@ macro_rules! avro_record {
         impl $crate::avro::AvroRecord for $ty {
             const NAME: &'static str = $name;
             const FILE: &'static str = $file;
-            const SCHEMA_JSON: &'static str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/avro/", $file));
+            const SCHEMA_JSON: &'static str =
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/avro/", $file));
             fn codec() -> &'static $crate::avro::RecordCodec {
                 static SCHEMA: std::sync::OnceLock<apache_avro::Schema> = std::sync::OnceLock::new();
                 static CODEC: std::sync::OnceLock<$crate::avro::RecordCodec> = std::sync::OnceLock::new();
                 CODEC.get_or_init(|| {
                     let schema = SCHEMA.get_or_init(|| {
-                        $crate::avro::parse_schema($name, Self::SCHEMA_JSON)
-                            .expect(concat!("schemas/avro/", $file, " is part of the build and must parse"))
+                        $crate::avro::parse_schema($name, Self::SCHEMA_JSON).expect(concat!(
+                            "schemas/avro/",
+                            $file,
+                            " is part of the build and must parse"
+                        ))
                     });
-                    $crate::avro::RecordCodec::new($name, schema)
-                        .expect(concat!("schemas/avro/", $file, " must resolve"))
+                    $crate::avro::RecordCodec::new($name, schema).expect(concat!(
+                        "schemas/avro/",
+                        $file,
+                        " must resolve"
+                    ))
                 })
             }
         }

@@ -148,10 +148,12 @@ impl FromStr for Decimal {
                 .ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
         }
         if shift > 0 {
-            let factor = 10i128
-                .checked_pow(shift as u32)
-                .ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
-            units = if units == 0 { 0 } else { units.checked_mul(factor).ok_or_else(|| DecimalError::Overflow(text.to_string()))? };
+            let factor = 10i128.checked_pow(shift as u32).ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
+            units = if units == 0 {
+                0
+            } else {
+                units.checked_mul(factor).ok_or_else(|| DecimalError::Overflow(text.to_string()))?
+            };
         }
         if units > MAX_UNITS {
             return Err(DecimalError::Overflow(text.to_string()));
@@ -267,7 +269,17 @@ mod tests {
 
     #[test]
     fn avro_bytes_round_trip_with_sign() {
-        for s in ["0", "1", "-1", "0.000000000000000127", "0.000000000000000128", "-0.000000000000000128", "-0.000000000000000129", "123456.789", "-99999999999999999999.999999999999999999"] {
+        for s in [
+            "0",
+            "1",
+            "-1",
+            "0.000000000000000127",
+            "0.000000000000000128",
+            "-0.000000000000000128",
+            "-0.000000000000000129",
+            "123456.789",
+            "-99999999999999999999.999999999999999999",
+        ] {
             let v = d(s);
             let bytes = v.to_avro_bytes();
             assert_eq!(Decimal::from_avro_bytes(&bytes).unwrap(), v, "{s}");

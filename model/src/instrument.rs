@@ -41,7 +41,9 @@ pub struct InstrumentId {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{text}` is not a canonical instrument id ({why}); expected BASE-QUOTE, BASE-QUOTE-PERP or BASE-QUOTE-YYYYMMDD")]
+#[error(
+    "`{text}` is not a canonical instrument id ({why}); expected BASE-QUOTE, BASE-QUOTE-PERP or BASE-QUOTE-YYYYMMDD"
+)]
 pub struct InstrumentIdError {
     pub text: String,
     pub why: &'static str,
@@ -49,11 +51,21 @@ pub struct InstrumentIdError {
 
 impl InstrumentId {
     pub fn spot(base: &str, quote: &str) -> InstrumentId {
-        InstrumentId { base: base.to_uppercase(), quote: quote.to_uppercase(), kind: InstrumentKind::Spot, expiry: None }
+        InstrumentId {
+            base: base.to_uppercase(),
+            quote: quote.to_uppercase(),
+            kind: InstrumentKind::Spot,
+            expiry: None,
+        }
     }
 
     pub fn perp(base: &str, quote: &str) -> InstrumentId {
-        InstrumentId { base: base.to_uppercase(), quote: quote.to_uppercase(), kind: InstrumentKind::Perp, expiry: None }
+        InstrumentId {
+            base: base.to_uppercase(),
+            quote: quote.to_uppercase(),
+            kind: InstrumentKind::Perp,
+            expiry: None,
+        }
     }
 
     pub fn future(base: &str, quote: &str, expiry: ExpiryDate) -> InstrumentId {
@@ -72,7 +84,9 @@ impl fmt::Display for InstrumentId {
         match (self.kind, self.expiry) {
             (InstrumentKind::Spot, _) => Ok(()),
             (InstrumentKind::Perp, _) => f.write_str("-PERP"),
-            (InstrumentKind::Future, Some(e)) => write!(f, "-{:04}{:02}{:02}", e.year, e.month, e.day),
+            (InstrumentKind::Future, Some(e)) => {
+                write!(f, "-{:04}{:02}{:02}", e.year, e.month, e.day)
+            }
             (InstrumentKind::Future, None) => f.write_str("-FUTURE"),
         }
     }

@@ -1,8 +1,8 @@
 //! Every record type encodes to bytes that an independent Avro reader (apache-avro's generic
 //! decoder, driven only by the `.avsc` file) reads back with the same exact values.
 
-use apache_avro::types::Value;
 use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::types::Value;
 use apache_avro::Schema;
 use std::collections::BTreeMap;
 use tickwatch_model::catalog::{by_name, SCHEMAS};
@@ -326,7 +326,11 @@ fn old_reader_reads_new_writer_and_new_reader_reads_old_writer() {
         fields.push(("liquidation".into(), Value::Boolean(true)));
     }
     let value = value.resolve(&newer).unwrap();
-    let bytes = apache_avro::writer::datum::GenericDatumWriter::builder(&newer).build().unwrap().write_value_to_vec(value).unwrap();
+    let bytes = apache_avro::writer::datum::GenericDatumWriter::builder(&newer)
+        .build()
+        .unwrap()
+        .write_value_to_vec(value)
+        .unwrap();
     // Our (older) reader schema decodes it by resolution.
     assert_eq!(Trade::from_avro_with_writer(&bytes, &newer).unwrap(), t);
     // And bytes written with our schema are readable with the newer one (default fills in).
@@ -365,7 +369,8 @@ fn shortest_form_decimals_from_other_writers_decode() {
         }
     }
     // apache-avro's own validation would refuse the short form it cannot resolve either.
-    let writer = apache_avro::writer::datum::GenericDatumWriter::builder(Trade::schema()).validate(false).build().unwrap();
+    let writer =
+        apache_avro::writer::datum::GenericDatumWriter::builder(Trade::schema()).validate(false).build().unwrap();
     let bytes = writer.write_value_to_vec(value).unwrap();
     assert!(bytes.len() < sample_trade().to_avro().unwrap().len(), "the datum really is shorter");
     let expected = Trade { price: Decimal::from_units(-1), size: dec("0.00000001"), ..t };

@@ -33,17 +33,34 @@ impl CompatibilityLevel {
     }
 
     fn transitive(self) -> bool {
-        matches!(self, CompatibilityLevel::BackwardTransitive | CompatibilityLevel::ForwardTransitive | CompatibilityLevel::FullTransitive)
+        matches!(
+            self,
+            CompatibilityLevel::BackwardTransitive
+                | CompatibilityLevel::ForwardTransitive
+                | CompatibilityLevel::FullTransitive
+        )
     }
 
     /// New readers must read old data.
     fn backward(self) -> bool {
-        matches!(self, CompatibilityLevel::Backward | CompatibilityLevel::BackwardTransitive | CompatibilityLevel::Full | CompatibilityLevel::FullTransitive)
+        matches!(
+            self,
+            CompatibilityLevel::Backward
+                | CompatibilityLevel::BackwardTransitive
+                | CompatibilityLevel::Full
+                | CompatibilityLevel::FullTransitive
+        )
     }
 
     /// Old readers must read new data.
     fn forward(self) -> bool {
-        matches!(self, CompatibilityLevel::Forward | CompatibilityLevel::ForwardTransitive | CompatibilityLevel::Full | CompatibilityLevel::FullTransitive)
+        matches!(
+            self,
+            CompatibilityLevel::Forward
+                | CompatibilityLevel::ForwardTransitive
+                | CompatibilityLevel::Full
+                | CompatibilityLevel::FullTransitive
+        )
     }
 }
 
@@ -58,7 +75,9 @@ impl FromStr for CompatibilityLevel {
 fn can_read(writer: &Schema, reader: &Schema, what: &str) -> Result<(), String> {
     match SchemaCompatibility::can_read(writer, reader) {
         Ok(Compatibility::Full) => Ok(()),
-        Ok(Compatibility::Partial) => Err(format!("{what}: only partially compatible (an enum or union lost members that old data may use)")),
+        Ok(Compatibility::Partial) => {
+            Err(format!("{what}: only partially compatible (an enum or union lost members that old data may use)"))
+        }
         Err(e) => Err(format!("{what}: {e}")),
     }
 }

@@ -24,13 +24,25 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, 40403, "Schema not found")
     }
     pub fn subject_level_not_configured(subject: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, 40408, format!("Subject '{subject}' does not have subject-level compatibility configured"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            40408,
+            format!("Subject '{subject}' does not have subject-level compatibility configured"),
+        )
     }
     pub fn subject_not_soft_deleted(subject: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, 40405, format!("Subject '{subject}' was not deleted first before being permanently deleted"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            40405,
+            format!("Subject '{subject}' was not deleted first before being permanently deleted"),
+        )
     }
     pub fn version_not_soft_deleted(subject: &str, version: i32) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, 40407, format!("Subject '{subject}' Version {version} was not deleted first before being permanently deleted"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            40407,
+            format!("Subject '{subject}' Version {version} was not deleted first before being permanently deleted"),
+        )
     }
     pub fn incompatible(subject: &str, reasons: &[String]) -> ApiError {
         ApiError::new(

@@ -67,7 +67,11 @@ fn schema_body(bytes: &Bytes) -> Result<String, ApiError> {
     let body: SchemaBody = serde_json::from_slice(bytes).map_err(ApiError::bad_request)?;
     match body.schema_type.as_deref() {
         None | Some("AVRO") => {}
-        Some(other) => return Err(ApiError::invalid_schema(format!("schemaType {other} is not supported here; this registry serves AVRO"))),
+        Some(other) => {
+            return Err(ApiError::invalid_schema(format!(
+                "schemaType {other} is not supported here; this registry serves AVRO"
+            )))
+        }
     }
     if !body.references.is_empty() {
         return Err(ApiError::invalid_schema("schema references are not supported by this registry"));
@@ -103,7 +107,9 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .route("/compatibility/subjects/{subject}/versions", post(check_compat_all))
         .route("/config", get(get_global_config).put(put_global_config))
         .route("/config/{subject}", get(get_subject_config).put(put_subject_config).delete(delete_subject_config))
-        .fallback(|| async { ApiError { status: StatusCode::NOT_FOUND, code: 404, message: "HTTP 404 Not Found".into() } })
+        .fallback(|| async {
+            ApiError { status: StatusCode::NOT_FOUND, code: 404, message: "HTTP 404 Not Found".into() }
+        })
         .with_state(registry)
 }
 
@@ -125,7 +131,11 @@ async fn lookup(State(r): Shared, Path(subject): Path<String>, body: Bytes) -> A
     ok(json!(r.lookup(&subject, &schema).await?))
 }
 
-async fn get_version(State(r): Shared, Path((subject, version)): Path<(String, String)>, Query(q): Query<DeletedQuery>) -> ApiResult {
+async fn get_version(
+    State(r): Shared,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Query<DeletedQuery>,
+) -> ApiResult {
     ok(json!(r.version(&subject, &VersionSelector::parse(&version)?, q.deleted).await?))
 }
 
@@ -138,7 +148,11 @@ async fn delete_subject(State(r): Shared, Path(subject): Path<String>, Query(q):
     ok(json!(r.delete_subject(&subject, q.permanent).await?))
 }
 
-async fn delete_version(State(r): Shared, Path((subject, version)): Path<(String, String)>, Query(q): Query<PermanentQuery>) -> ApiResult {
+async fn delete_version(
+    State(r): Shared,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Query<PermanentQuery>,
+) -> ApiResult {
     ok(json!(r.delete_version(&subject, &VersionSelector::parse(&version)?, q.permanent).await?))
 }
 
@@ -157,7 +171,10 @@ async fn raw_schema_by_id(State(r): Shared, Path(id): Path<String>) -> ApiResult
 
 async fn id_versions(State(r): Shared, Path(id): Path<String>) -> ApiResult {
     let usages = r.id_usages(parse_id(&id)?).await?;
-    ok(json!(usages.into_iter().map(|(subject, version)| json!({"subject": subject, "version": version})).collect::<Vec<_>>()))
+    ok(json!(usages
+        .into_iter()
+        .map(|(subject, version)| json!({"subject": subject, "version": version}))
+        .collect::<Vec<_>>()))
 }
 
 async fn id_subjects(State(r): Shared, Path(id): Path<String>) -> ApiResult {
@@ -174,12 +191,22 @@ fn compat_answer(problems: Vec<String>, verbose: bool) -> ApiResult {
     }
 }
 
-async fn check_compat(State(r): Shared, Path((subject, version)): Path<(String, String)>, Query(q): Query<VerboseQuery>, body: Bytes) -> ApiResult {
+async fn check_compat(
+    State(r): Shared,
+    Path((subject, version)): Path<(String, String)>,
+    Query(q): Query<VerboseQuery>,
+    body: Bytes,
+) -> ApiResult {
     let schema = schema_body(&body)?;
     compat_answer(r.check_compatibility(&subject, &VersionSelector::parse(&version)?, &schema).await?, q.verbose)
 }
 
-async fn check_compat_all(State(r): Shared, Path(subject): Path<String>, Query(q): Query<VerboseQuery>, body: Bytes) -> ApiResult {
+async fn check_compat_all(
+    State(r): Shared,
+    Path(subject): Path<String>,
+    Query(q): Query<VerboseQuery>,
+    body: Bytes,
+) -> ApiResult {
     let schema = schema_body(&body)?;
     compat_answer(r.check_compatibility(&subject, &VersionSelector::Latest, &schema).await?, q.verbose)
 }

@@ -16,7 +16,9 @@ pub enum LogError {
     Kafka { topic: String, source: rdkafka::error::KafkaError },
     #[error(transparent)]
     Broker(#[from] broker::BrokerError),
-    #[error("reading {topic} back did not reach the start-up marker within {secs} s; is the broker at {bootstrap} healthy?")]
+    #[error(
+        "reading {topic} back did not reach the start-up marker within {secs} s; is the broker at {bootstrap} healthy?"
+    )]
     ReplayTimeout { topic: String, secs: u64, bootstrap: String },
 }
 

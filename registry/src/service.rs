@@ -82,19 +82,32 @@ impl Registry {
 
     pub async fn subjects(&self, include_deleted: bool) -> Vec<String> {
         let st = self.state.read().await;
-        st.subjects.iter().filter(|(_, v)| include_deleted || v.iter().any(|e| !e.deleted)).map(|(s, _)| s.clone()).collect()
+        st.subjects
+            .iter()
+            .filter(|(_, v)| include_deleted || v.iter().any(|e| !e.deleted))
+            .map(|(s, _)| s.clone())
+            .collect()
     }
 
     pub async fn versions(&self, subject: &str, include_deleted: bool) -> Result<Vec<i32>, ApiError> {
         let st = self.state.read().await;
-        let versions: Vec<i32> = st.subjects.get(subject).map(|v| v.iter().filter(|e| include_deleted || !e.deleted).map(|e| e.version).collect()).unwrap_or_default();
+        let versions: Vec<i32> = st
+            .subjects
+            .get(subject)
+            .map(|v| v.iter().filter(|e| include_deleted || !e.deleted).map(|e| e.version).collect())
+            .unwrap_or_default();
         if versions.is_empty() {
             return Err(ApiError::subject_not_found(subject));
         }
         Ok(versions)
     }
 
-    pub async fn version(&self, subject: &str, selector: &VersionSelector, include_deleted: bool) -> Result<SubjectVersion, ApiError> {
+    pub async fn version(
+        &self,
+        subject: &str,
+        selector: &VersionSelector,
+        include_deleted: bool,
+    ) -> Result<SubjectVersion, ApiError> {
         let st = self.state.read().await;
         let all = st.subjects.get(subject).ok_or_else(|| ApiError::subject_not_found(subject))?;
         let visible: Vec<_> = all.iter().filter(|e| include_deleted || !e.deleted).collect();
@@ -106,12 +119,20 @@ impl Registry {
             VersionSelector::Number(n) => visible.iter().find(|e| e.version == *n).copied(),
         };
         let entry = entry.ok_or_else(|| {
-            ApiError::version_not_found(subject, &match selector {
-                VersionSelector::Latest => "latest".to_string(),
-                VersionSelector::Number(n) => n.to_string(),
-            })
+            ApiError::version_not_found(
+                subject,
+                &match selector {
+                    VersionSelector::Latest => "latest".to_string(),
+                    VersionSelector::Number(n) => n.to_string(),
+                },
+            )
         })?;
-        Ok(SubjectVersion { subject: subject.to_string(), version: entry.version, id: entry.id, schema: st.schemas[&entry.id].clone() })
+        Ok(SubjectVersion {
+            subject: subject.to_string(),
+            version: entry.version,
+            id: entry.id,
+            schema: st.schemas[&entry.id].clone(),
+        })
     }
 
     pub async fn schema_by_id(&self, id: u32) -> Result<String, ApiError> {
@@ -124,7 +145,11 @@ impl Registry {
         if !st.schemas.contains_key(&id) {
             return Err(ApiError::schema_not_found());
         }
-        Ok(st.subjects.iter().flat_map(|(s, vs)| vs.iter().filter(|e| e.id == id && !e.deleted).map(move |e| (s.clone(), e.version))).collect())
+        Ok(st
+            .subjects
+            .iter()
+            .flat_map(|(s, vs)| vs.iter().filter(|e| e.id == id && !e.deleted).map(move |e| (s.clone(), e.version)))
+            .collect())
     }
 
     /// Which live version of `subject` holds this schema, if any.
@@ -135,7 +160,8 @@ impl Registry {
             return Err(ApiError::subject_not_found(subject));
         }
         let id = st.ids_by_canonical.get(&canonical(&json)).copied().ok_or_else(ApiError::schema_not_found)?;
-        let entry = st.live_versions(subject).into_iter().find(|e| e.id == id).ok_or_else(ApiError::schema_not_found)?;
+        let entry =
+            st.live_versions(subject).into_iter().find(|e| e.id == id).ok_or_else(ApiError::schema_not_found)?;
         Ok(SubjectVersion { subject: subject.to_string(), version: entry.version, id, schema: st.schemas[&id].clone() })
     }
 
@@ -165,14 +191,30 @@ impl Registry {
             }
             (known_id.unwrap_or_else(|| st.next_id()), st.next_version(subject))
         };
-        let value = SchemaValue { subject: subject.to_string(), version, id, schema_type: "AVRO".into(), schema: schema_text.to_string(), deleted: false };
-        self.append_and_apply(LogKey::Schema { subject: subject.to_string(), version, magic: 1 }, Some(serde_json::to_vec(&value).expect("serialises"))).await?;
+        let value = SchemaValue {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema_type: "AVRO".into(),
+            schema: schema_text.to_string(),
+            deleted: false,
+        };
+        self.append_and_apply(
+            LogKey::Schema { subject: subject.to_string(), version, magic: 1 },
+            Some(serde_json::to_vec(&value).expect("serialises")),
+        )
+        .await?;
         tracing::info!(subject, version, id, "schema registered");
         Ok(id)
     }
 
     /// Would `schema_text` be compatible with the selected version (or all, if transitive)?
-    pub async fn check_compatibility(&self, subject: &str, selector: &VersionSelector, schema_text: &str) -> Result<Vec<String>, ApiError> {
+    pub async fn check_compatibility(
+        &self,
+        subject: &str,
+        selector: &VersionSelector,
+        schema_text: &str,
+    ) -> Result<Vec<String>, ApiError> {
         let (schema, _) = parse_avro(schema_text)?;
         let st = self.state.read().await;
         let live = st.live_versions(subject);
@@ -184,7 +226,10 @@ impl Registry {
         let against: Vec<&Schema> = match selector {
             VersionSelector::Latest => existing.iter().collect(),
             VersionSelector::Number(n) => {
-                let pos = live.iter().position(|e| e.version == *n).ok_or_else(|| ApiError::version_not_found(subject, &n.to_string()))?;
+                let pos = live
+                    .iter()
+                    .position(|e| e.version == *n)
+                    .ok_or_else(|| ApiError::version_not_found(subject, &n.to_string()))?;
                 vec![&existing[pos]]
             }
         };
@@ -220,7 +265,14 @@ impl Registry {
     /// Soft delete (versions hidden, ids kept) or, after a soft delete, permanent delete.
     pub async fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<i32>, ApiError> {
         let _guard = self.writer.lock().await;
-        let entries = self.state.read().await.subjects.get(subject).cloned().ok_or_else(|| ApiError::subject_not_found(subject))?;
+        let entries = self
+            .state
+            .read()
+            .await
+            .subjects
+            .get(subject)
+            .cloned()
+            .ok_or_else(|| ApiError::subject_not_found(subject))?;
         if permanent && entries.iter().any(|e| !e.deleted) {
             return Err(ApiError::subject_not_soft_deleted(subject));
         }
@@ -235,7 +287,12 @@ impl Registry {
         Ok(done)
     }
 
-    pub async fn delete_version(&self, subject: &str, selector: &VersionSelector, permanent: bool) -> Result<i32, ApiError> {
+    pub async fn delete_version(
+        &self,
+        subject: &str,
+        selector: &VersionSelector,
+        permanent: bool,
+    ) -> Result<i32, ApiError> {
         let _guard = self.writer.lock().await;
         let v = self.version(subject, selector, permanent).await?;
         let deleted = self.state.read().await.subjects[subject].iter().any(|e| e.version == v.version && e.deleted);
@@ -252,7 +309,14 @@ impl Registry {
             return self.append_and_apply(key, None).await;
         }
         let schema = self.state.read().await.schemas[&id].clone();
-        let value = SchemaValue { subject: subject.to_string(), version, id, schema_type: "AVRO".into(), schema, deleted: true };
+        let value = SchemaValue {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema_type: "AVRO".into(),
+            schema,
+            deleted: true,
+        };
         self.append_and_apply(key, Some(serde_json::to_vec(&value).expect("serialises"))).await
     }
 }

@@ -9,10 +9,19 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "keytype", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LogKey {
-    Schema { subject: String, version: i32, magic: i32 },
-    Config { subject: Option<String>, magic: i32 },
+    Schema {
+        subject: String,
+        version: i32,
+        magic: i32,
+    },
+    Config {
+        subject: Option<String>,
+        magic: i32,
+    },
     /// Written at start-up and read back: proves the reader has seen the whole log.
-    Noop { magic: i32 },
+    Noop {
+        magic: i32,
+    },
 }
 
 /// Value of a `SCHEMA` record.
@@ -139,14 +148,24 @@ mod tests {
 
     fn put(state: &mut State, subject: &str, version: i32, id: u32, schema: &str, deleted: bool) {
         let key = LogKey::Schema { subject: subject.into(), version, magic: 1 };
-        let value = SchemaValue { subject: subject.into(), version, id, schema_type: "AVRO".into(), schema: schema.into(), deleted };
+        let value = SchemaValue {
+            subject: subject.into(),
+            version,
+            id,
+            schema_type: "AVRO".into(),
+            schema: schema.into(),
+            deleted,
+        };
         state.apply(&key, Some(&serde_json::to_vec(&value).unwrap())).unwrap();
     }
 
     #[test]
     fn keys_use_the_confluent_layout() {
         let k = LogKey::Schema { subject: "trades-value".into(), version: 2, magic: 1 };
-        assert_eq!(serde_json::to_string(&k).unwrap(), r#"{"keytype":"SCHEMA","subject":"trades-value","version":2,"magic":1}"#);
+        assert_eq!(
+            serde_json::to_string(&k).unwrap(),
+            r#"{"keytype":"SCHEMA","subject":"trades-value","version":2,"magic":1}"#
+        );
         let c = LogKey::Config { subject: None, magic: 0 };
         assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"keytype":"CONFIG","subject":null,"magic":0}"#);
     }

@@ -86,7 +86,10 @@ pub fn consumer_config(settings: &BrokerSettings, group: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
-        .set("isolation.level", if settings.flavor.read_committed_hides_aborted() { "read_committed" } else { "read_uncommitted" });
+        .set(
+            "isolation.level",
+            if settings.flavor.read_committed_hides_aborted() { "read_committed" } else { "read_uncommitted" },
+        );
     cfg
 }
 
@@ -125,7 +128,9 @@ pub async fn create_topics(settings: &BrokerSettings, specs: &[TopicSpec]) -> Re
             t
         })
         .collect();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))).request_timeout(Some(Duration::from_secs(30)));
+    let opts = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(30)))
+        .request_timeout(Some(Duration::from_secs(30)));
     let results = admin
         .create_topics(new_topics.iter(), &opts)
         .await

@@ -42,11 +42,21 @@ impl ClickHouse {
         if in_database {
             req = req.query(&[("database", &self.settings.database)]);
         }
-        let resp = req.send().await.map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
         if !status.is_success() {
-            return Err(ClickHouseError::Refused { status: status.as_u16(), message: text.trim().to_string(), statement: sql.trim().to_string() });
+            return Err(ClickHouseError::Refused {
+                status: status.as_u16(),
+                message: text.trim().to_string(),
+                statement: sql.trim().to_string(),
+            });
         }
         Ok(text)
     }
@@ -59,7 +69,11 @@ impl ClickHouse {
     /// Run a query with `FORMAT JSONEachRow` appended and parse each row.
     pub async fn query_rows(&self, sql: &str) -> Result<Vec<serde_json::Value>, ClickHouseError> {
         let text = self.execute(&format!("{sql} FORMAT JSONEachRow")).await?;
-        Ok(text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null)).collect())
+        Ok(text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or(serde_json::Value::Null))
+            .collect())
     }
 
     pub async fn ping(&self) -> Result<(), ClickHouseError> {
@@ -90,7 +104,11 @@ impl ClickHouse {
             for statement in split_statements(&m.sql) {
                 self.execute(&statement).await?;
             }
-            self.execute(&format!("INSERT INTO tickwatch_migrations (name, checksum) VALUES ('{}', '{}')", m.name, m.checksum)).await?;
+            self.execute(&format!(
+                "INSERT INTO tickwatch_migrations (name, checksum) VALUES ('{}', '{}')",
+                m.name, m.checksum
+            ))
+            .await?;
             done.push(m.name);
         }
         Ok(done)

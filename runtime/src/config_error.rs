@@ -33,7 +33,8 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
 
 /// Read and parse a YAML file.
 pub fn load_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse_yaml(path, &text)
 }
 
@@ -42,7 +43,11 @@ pub fn check_http_url(path: &Path, field: &str, url: &str) -> Result<(), ConfigE
     let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
     match rest {
         Some(r) if !r.is_empty() && !r.starts_with('/') => Ok(()),
-        _ => Err(ConfigError::field(path, field, format!("`{url}` is not an http:// or https:// URL, e.g. http://127.0.0.1:8123"))),
+        _ => Err(ConfigError::field(
+            path,
+            field,
+            format!("`{url}` is not an http:// or https:// URL, e.g. http://127.0.0.1:8123"),
+        )),
     }
 }
 

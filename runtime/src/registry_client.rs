@@ -56,7 +56,10 @@ impl RegistryClient {
     pub fn new(base_url: &str) -> RegistryClient {
         RegistryClient {
             base: base_url.trim_end_matches('/').to_string(),
-            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().expect("static client settings"),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("static client settings"),
             cache: Arc::default(),
         }
     }
@@ -65,22 +68,33 @@ impl RegistryClient {
         &self.base
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(&self, what: &str, req: reqwest::RequestBuilder) -> Result<T, RegistryError> {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, RegistryError> {
         let resp = req
             .header(reqwest::header::ACCEPT, CONTENT_TYPE)
             .send()
             .await
             .map_err(|source| RegistryError::Unreachable { url: self.base.clone(), source })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|source| RegistryError::Unreachable { url: self.base.clone(), source })?;
+        let body =
+            resp.bytes().await.map_err(|source| RegistryError::Unreachable { url: self.base.clone(), source })?;
         if !status.is_success() {
             let (error_code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
                 Ok(e) => (e.error_code, e.message),
                 Err(_) => (status.as_u16() as i64, String::from_utf8_lossy(&body).into_owned()),
             };
-            return Err(RegistryError::Refused { what: what.to_string(), status: status.as_u16(), error_code, message });
+            return Err(RegistryError::Refused {
+                what: what.to_string(),
+                status: status.as_u16(),
+                error_code,
+                message,
+            });
         }
-        serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol { what: what.to_string(), detail: e.to_string() })
+        serde_json::from_slice(&body)
+            .map_err(|e| RegistryError::Protocol { what: what.to_string(), detail: e.to_string() })
     }
 
     fn url(&self, path: &str) -> String {
@@ -94,13 +108,21 @@ impl RegistryClient {
         struct Id {
             id: u32,
         }
-        let req = self.http.post(self.url(&format!("/subjects/{subject}/versions"))).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(json!({"schema": schema}).to_string());
+        let req = self
+            .http
+            .post(self.url(&format!("/subjects/{subject}/versions")))
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(json!({"schema": schema}).to_string());
         Ok(self.call::<Id>(&format!("registering {subject}"), req).await?.id)
     }
 
     /// Set the compatibility level of `subject` (BACKWARD, FULL, NONE, ...).
     pub async fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), RegistryError> {
-        let req = self.http.put(self.url(&format!("/config/{subject}"))).header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE).body(json!({"compatibility": level}).to_string());
+        let req = self
+            .http
+            .put(self.url(&format!("/config/{subject}")))
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(json!({"compatibility": level}).to_string());
         self.call::<serde_json::Value>(&format!("setting compatibility of {subject}"), req).await?;
         Ok(())
     }
@@ -120,7 +142,11 @@ impl RegistryClient {
     }
 
     pub async fn latest(&self, subject: &str) -> Result<SubjectVersion, RegistryError> {
-        self.call(&format!("latest of {subject}"), self.http.get(self.url(&format!("/subjects/{subject}/versions/latest")))).await
+        self.call(
+            &format!("latest of {subject}"),
+            self.http.get(self.url(&format!("/subjects/{subject}/versions/latest"))),
+        )
+        .await
     }
 
     pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
@@ -133,7 +159,10 @@ impl RegistryClient {
         struct S {
             schema: String,
         }
-        Ok(self.call::<S>(&format!("schema id {id}"), self.http.get(self.url(&format!("/schemas/ids/{id}")))).await?.schema)
+        Ok(self
+            .call::<S>(&format!("schema id {id}"), self.http.get(self.url(&format!("/schemas/ids/{id}"))))
+            .await?
+            .schema)
     }
 
     /// The parsed writer schema of a global id, cached: ids never change meaning.
@@ -142,7 +171,8 @@ impl RegistryClient {
             return Ok(s.clone());
         }
         let text = self.schema_text(id).await?;
-        let schema = Arc::new(Schema::parse_str(&text).map_err(|e| RegistryError::BadSchema { id, source: Box::new(e) })?);
+        let schema =
+            Arc::new(Schema::parse_str(&text).map_err(|e| RegistryError::BadSchema { id, source: Box::new(e) })?);
         self.cache.write().expect("cache lock").insert(id, schema.clone());
         Ok(schema)
     }

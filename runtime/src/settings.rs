@@ -1,8 +1,8 @@
 //! `tickwatch.yaml`: where the servers are. Every field is documented in
 //! `config/tickwatch.yaml`, the sample file.
 
-use crate::config_error::{check_host_ports, check_http_url, load_yaml, parse_yaml, ConfigError};
 use crate::broker::BrokerFlavor;
+use crate::config_error::{check_host_ports, check_http_url, load_yaml, parse_yaml, ConfigError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -169,7 +169,11 @@ impl Settings {
             return Err(ConfigError::field(path, "s3.bucket", "an S3 bucket name has at least 3 characters"));
         }
         if !self.redis.url.starts_with("redis://") && !self.redis.url.starts_with("rediss://") {
-            return Err(ConfigError::field(path, "redis.url", format!("`{}` is not a redis:// URL, e.g. redis://127.0.0.1:6379/0", self.redis.url)));
+            return Err(ConfigError::field(
+                path,
+                "redis.url",
+                format!("`{}` is not a redis:// URL, e.g. redis://127.0.0.1:6379/0", self.redis.url),
+            ));
         }
         check_host_ports(path, "metrics.listen", &self.metrics.listen)?;
         Ok(())

@@ -64,14 +64,26 @@ impl Topic {
 
     pub fn configs(&self) -> Vec<(String, String)> {
         vec![
-            ("cleanup.policy".into(), match self.cleanup { Cleanup::Delete => "delete", Cleanup::Compact => "compact" }.into()),
+            (
+                "cleanup.policy".into(),
+                match self.cleanup {
+                    Cleanup::Delete => "delete",
+                    Cleanup::Compact => "compact",
+                }
+                .into(),
+            ),
             ("retention.ms".into(), self.retention_ms.unwrap_or(-1).to_string()),
             ("compression.type".into(), self.compression.clone()),
         ]
     }
 
     pub fn spec(&self) -> TopicSpec {
-        TopicSpec { name: self.name.clone(), partitions: self.partitions, replication: self.replication, configs: self.configs() }
+        TopicSpec {
+            name: self.name.clone(),
+            partitions: self.partitions,
+            replication: self.replication,
+            configs: self.configs(),
+        }
     }
 }
 
@@ -101,7 +113,11 @@ impl Topics {
         for (i, t) in file.topics.into_iter().enumerate() {
             let at = |f: &str| format!("topics[{i}].{f}");
             if t.name.is_empty() || !t.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-                return Err(ConfigError::field(path, at("name"), format!("`{}` is not a valid topic name (letters, digits, . _ -)", t.name)));
+                return Err(ConfigError::field(
+                    path,
+                    at("name"),
+                    format!("`{}` is not a valid topic name (letters, digits, . _ -)", t.name),
+                ));
             }
             if out.iter().any(|o| o.name == t.name) {
                 return Err(ConfigError::field(path, at("name"), format!("topic `{}` is declared twice", t.name)));
@@ -110,12 +126,21 @@ impl Topics {
                 None => None,
                 Some(name) => Some(catalog::by_name(name).ok_or_else(|| {
                     let known: Vec<&str> = catalog::SCHEMAS.iter().map(|e| e.name).collect();
-                    ConfigError::field(path, at("value_schema"), format!("no schema named `{name}`; known: {}", known.join(", ")))
+                    ConfigError::field(
+                        path,
+                        at("value_schema"),
+                        format!("no schema named `{name}`; known: {}", known.join(", ")),
+                    )
                 })?),
             };
             let retention_text = t.retention.unwrap_or_else(|| file.defaults.retention.clone());
-            let retention_ms = parse_retention(&retention_text)
-                .ok_or_else(|| ConfigError::field(path, at("retention"), format!("`{retention_text}` is not a duration like 7d, 12h or forever")))?;
+            let retention_ms = parse_retention(&retention_text).ok_or_else(|| {
+                ConfigError::field(
+                    path,
+                    at("retention"),
+                    format!("`{retention_text}` is not a duration like 7d, 12h or forever"),
+                )
+            })?;
             let partitions = t.partitions.unwrap_or(file.defaults.partitions);
             if partitions < 1 {
                 return Err(ConfigError::field(path, at("partitions"), "must be at least 1"));

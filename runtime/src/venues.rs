@@ -63,19 +63,32 @@ impl Exchanges {
         for (name, v) in &self.venues {
             let at = |f: &str| format!("venues.{name}.{f}");
             if !KNOWN_VENUES.contains(&name.as_str()) {
-                return Err(ConfigError::field(path, format!("venues.{name}"), format!("unknown venue; known: {}", KNOWN_VENUES.join(", "))));
+                return Err(ConfigError::field(
+                    path,
+                    format!("venues.{name}"),
+                    format!("unknown venue; known: {}", KNOWN_VENUES.join(", ")),
+                ));
             }
             if !(v.ws_url.starts_with("ws://") || v.ws_url.starts_with("wss://")) {
-                return Err(ConfigError::field(path, at("ws_url"), format!("`{}` is not a ws:// or wss:// URL", v.ws_url)));
+                return Err(ConfigError::field(
+                    path,
+                    at("ws_url"),
+                    format!("`{}` is not a ws:// or wss:// URL", v.ws_url),
+                ));
             }
             crate::config_error::check_http_url(path, &at("rest_url"), &v.rest_url)?;
             for (i, c) in v.channels.iter().enumerate() {
                 if !KNOWN_CHANNELS.contains(&c.as_str()) {
-                    return Err(ConfigError::field(path, at(&format!("channels[{i}]")), format!("unknown channel `{c}`; known: {}", KNOWN_CHANNELS.join(", "))));
+                    return Err(ConfigError::field(
+                        path,
+                        at(&format!("channels[{i}]")),
+                        format!("unknown channel `{c}`; known: {}", KNOWN_CHANNELS.join(", ")),
+                    ));
                 }
             }
             for (i, inst) in v.instruments.iter().enumerate() {
-                inst.parse::<InstrumentId>().map_err(|e| ConfigError::field(path, at(&format!("instruments[{i}]")), e.to_string()))?;
+                inst.parse::<InstrumentId>()
+                    .map_err(|e| ConfigError::field(path, at(&format!("instruments[{i}]")), e.to_string()))?;
             }
             for (field, text) in [
                 ("snapshot_check_period", &v.snapshot_check_period),
@@ -84,14 +97,22 @@ impl Exchanges {
                 ("reconnect.max_backoff", &v.reconnect.max_backoff),
             ] {
                 if parse_duration_ms(text).is_none() {
-                    return Err(ConfigError::field(path, at(field), format!("`{text}` is not a duration like 500ms, 5s, 5m or 23h")));
+                    return Err(ConfigError::field(
+                        path,
+                        at(field),
+                        format!("`{text}` is not a duration like 500ms, 5s, 5m or 23h"),
+                    ));
                 }
             }
             if !(0.0..1.0).contains(&v.reconnect.jitter) {
                 return Err(ConfigError::field(path, at("reconnect.jitter"), "must be at least 0 and below 1"));
             }
             if v.max_streams_per_connection == 0 || v.subscribe_per_second == 0 || v.snapshot_depth == 0 {
-                return Err(ConfigError::field(path, format!("venues.{name}"), "snapshot_depth, max_streams_per_connection and subscribe_per_second must be positive"));
+                return Err(ConfigError::field(
+                    path,
+                    format!("venues.{name}"),
+                    "snapshot_depth, max_streams_per_connection and subscribe_per_second must be positive",
+                ));
             }
         }
         Ok(())
@@ -134,17 +155,31 @@ impl Symbols {
         for (i, a) in s.aliases.iter().enumerate() {
             let at = |f: &str| format!("aliases[{i}].{f}");
             if !KNOWN_VENUES.contains(&a.venue.as_str()) {
-                return Err(ConfigError::field(path, at("venue"), format!("unknown venue `{}`; known: {}", a.venue, KNOWN_VENUES.join(", "))));
+                return Err(ConfigError::field(
+                    path,
+                    at("venue"),
+                    format!("unknown venue `{}`; known: {}", a.venue, KNOWN_VENUES.join(", ")),
+                ));
             }
-            a.instrument.parse::<InstrumentId>().map_err(|e| ConfigError::field(path, at("instrument"), e.to_string()))?;
+            a.instrument
+                .parse::<InstrumentId>()
+                .map_err(|e| ConfigError::field(path, at("instrument"), e.to_string()))?;
             if !a.contract_size.is_positive() {
                 return Err(ConfigError::field(path, at("contract_size"), "must be positive"));
             }
             if a.price_precision > 18 || a.size_precision > 18 {
-                return Err(ConfigError::field(path, at("price_precision"), "precisions are at most 18 decimal places"));
+                return Err(ConfigError::field(
+                    path,
+                    at("price_precision"),
+                    "precisions are at most 18 decimal places",
+                ));
             }
             if s.aliases[..i].iter().any(|b| b.venue == a.venue && b.symbol == a.symbol) {
-                return Err(ConfigError::field(path, at("symbol"), format!("{} {} is listed twice", a.venue, a.symbol)));
+                return Err(ConfigError::field(
+                    path,
+                    at("symbol"),
+                    format!("{} {} is listed twice", a.venue, a.symbol),
+                ));
             }
         }
         Ok(s)
@@ -171,7 +206,10 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("tw-exchanges-{}.yaml", std::process::id()));
         std::fs::write(&tmp, text.replacen("BTC-USDT", "BTCUSDT", 1)).unwrap();
         let err = Exchanges::load(&tmp).unwrap_err().to_string();
-        assert!(err.contains("venues.binance.instruments[0]") && err.contains("not a canonical instrument id"), "{err}");
+        assert!(
+            err.contains("venues.binance.instruments[0]") && err.contains("not a canonical instrument id"),
+            "{err}"
+        );
         std::fs::remove_file(tmp).ok();
     }
 }

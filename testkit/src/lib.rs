@@ -32,7 +32,11 @@ impl Stack {
 
     /// The second broker (noida-db), for what Tansu gets wrong.
     pub fn noida(&self) -> BrokerSettings {
-        BrokerSettings { bootstrap: self.noida_bootstrap.clone(), flavor: BrokerFlavor::Noida, client_id: "tickwatch-test".into() }
+        BrokerSettings {
+            bootstrap: self.noida_bootstrap.clone(),
+            flavor: BrokerFlavor::Noida,
+            client_id: "tickwatch-test".into(),
+        }
     }
 
     /// Both brokers, for tests that must hold on each.
@@ -87,7 +91,8 @@ pub fn stack() -> &'static Stack {
 
 /// A name no other test run has used: `<prefix>-<pid>-<nanos>`.
 pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos();
     format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000_000)
 }
 
@@ -133,7 +138,8 @@ impl Drop for ChildGuard {
 pub fn wait_http(url: &str, secs: u64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < deadline {
-        let ok = Command::new("curl").args(["-fs", "-o", "/dev/null", url]).status().map(|s| s.success()).unwrap_or(false);
+        let ok =
+            Command::new("curl").args(["-fs", "-o", "/dev/null", url]).status().map(|s| s.success()).unwrap_or(false);
         if ok {
             return;
         }

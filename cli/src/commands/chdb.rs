@@ -36,7 +36,10 @@ type QueryCmdline = unsafe extern "C" fn(c_int, *mut *mut c_char) -> *mut c_void
 
 pub fn run(args: &ChdbArgs) -> ExitCode {
     if !args.lib.is_file() {
-        eprintln!("error: --lib {}: no such file; run `make setup` (it unpacks libchdb.so into the cache directory)", args.lib.display());
+        eprintln!(
+            "error: --lib {}: no such file; run `make setup` (it unpacks libchdb.so into the cache directory)",
+            args.lib.display()
+        );
         return ExitCode::from(2);
     }
     if let Err(e) = std::fs::create_dir_all(&args.path) {
@@ -76,7 +79,12 @@ pub fn run(args: &ChdbArgs) -> ExitCode {
             return ExitCode::from(2);
         }
         let f: QueryCmdline = std::mem::transmute::<*mut c_void, QueryCmdline>(sym);
-        eprintln!("chdb-serve: ClickHouse HTTP on {}:{} (data {})", args.listen_host, args.http_port, args.path.display());
+        eprintln!(
+            "chdb-serve: ClickHouse HTTP on {}:{} (data {})",
+            args.listen_host,
+            args.http_port,
+            args.path.display()
+        );
         f((ptrs.len() - 1) as c_int, ptrs.as_mut_ptr());
     }
     eprintln!("chdb-serve: the engine's command line returned; exiting");

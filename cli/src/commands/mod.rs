@@ -1,5 +1,5 @@
-pub mod check;
 pub mod chdb;
+pub mod check;
 pub mod migrate;
 pub mod registry;
 pub mod schemas;
@@ -7,7 +7,8 @@ pub mod topics;
 
 /// Resolves when the process gets SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler installs");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler installs");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

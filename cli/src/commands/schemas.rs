@@ -15,7 +15,9 @@ pub async fn run(settings: &Settings, action: SchemasAction) -> anyhow::Result<(
             let topics = Topics::load(&settings.files.topics)?;
             let client = RegistryClient::new(&settings.registry.url);
             for t in &topics.0 {
-                let Some(schema) = t.value_schema else { continue };
+                let Some(schema) = t.value_schema else {
+                    continue;
+                };
                 let subject = t.value_subject();
                 client.set_compatibility(&subject, "BACKWARD").await?;
                 let id = client.register(&subject, schema.json).await?;

@@ -31,7 +31,13 @@ pub async fn run(config: &Path, action: TopicsAction) -> anyhow::Result<()> {
         TopicsAction::List => {
             for t in &topics.0 {
                 let schema = t.value_schema.map_or("-", |s| s.name);
-                println!("{:<28} partitions={} replication={} schema={schema} {:?}", t.name, t.partitions, t.replication, t.configs());
+                println!(
+                    "{:<28} partitions={} replication={} schema={schema} {:?}",
+                    t.name,
+                    t.partitions,
+                    t.replication,
+                    t.configs()
+                );
             }
         }
         TopicsAction::Rpk => print!("{}", topics.render_rpk_topics()),

@@ -1,0 +1,39 @@
+# The verbs a user types. `make help` lists them.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: help setup build wasm test lint fmt stack-up stack-down stack-status migrate
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: ## install everything on a fresh Debian machine (idempotent; heavy downloads cached)
+	bash scripts/setup.sh
+
+build: ## build the tickwatch binary
+	$(CARGO) build -p tickwatch
+
+wasm: ## build the shared model for wasm32-wasip1 (what the in-broker transforms link)
+	$(CARGO) build -p tickwatch-model --target wasm32-wasip1
+
+test: stack-up wasm ## start the local stack (if needed) and run the whole suite against it
+	$(CARGO) test --workspace
+
+lint: ## rustfmt and clippy, warnings are errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+stack-up: ## install (first time) and start broker, registry, ClickHouse, S3, Redis, Prometheus
+	bash scripts/stack.sh up
+
+stack-down: ## stop the local stack (data kept in .stack/)
+	bash scripts/stack.sh down
+
+stack-status: ## one line per local server
+	bash scripts/stack.sh status
+
+migrate: ## apply the ClickHouse DDL to the configured server
+	$(CARGO) run -q -p tickwatch -- migrate
