@@ -40,7 +40,7 @@ healthy() {
 }
 
 wait_healthy() {
-    local name="$1" tries="${2:-120}"
+    local name="$1" tries="${2:-120}" i
     for ((i = 0; i < tries; i++)); do
         healthy "$name" && return 0
         if [ -f "$RUN/$name.pid" ] && ! pid_alive "$name"; then
@@ -143,7 +143,7 @@ up() {
 }
 
 stop_one() {
-    local name="$1"
+    local name="$1" i
     pid_alive "$name" || { rm -f "$RUN/$name.pid"; return 0; }
     local pid; pid="$(cat "$RUN/$name.pid")"
     if [ "$name" = clickhouse ]; then
@@ -151,13 +151,15 @@ stop_one() {
         curl -fsS "http://127.0.0.1:$TW_CLICKHOUSE_PORT/" \
             --data-binary "KILL QUERY WHERE query LIKE '%tickwatch_chdb_keepalive%' AND query NOT LIKE '%KILL QUERY%' SYNC" >/dev/null 2>&1 || true
     else
-        kill -TERM "$pid" 2>/dev/null || true
+        # Each server runs in its own session (setsid): signal the whole group, so wrappers
+        # (noida-db's launcher) take their children with them.
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     fi
     for ((i = 0; i < 40; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.25
     done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    kill -KILL -- "-$pid" 2>/dev/null || true
     rm -f "$RUN/$name.pid"
     log "stopped $name"
 }
