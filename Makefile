@@ -17,7 +17,7 @@ wasm: ## build the shared model for wasm32-wasip1 (what the in-broker transforms
 	$(CARGO) build -p tickwatch-model --target wasm32-wasip1
 
 test: stack-up wasm ## start the local stack (if needed) and run the whole suite against it
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check

@@ -204,7 +204,7 @@ mod tests {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
         let text = std::fs::read_to_string(dir.join("exchanges.yaml")).unwrap();
         let tmp = std::env::temp_dir().join(format!("tw-exchanges-{}.yaml", std::process::id()));
-        std::fs::write(&tmp, text.replacen("BTC-USDT", "BTCUSDT", 1)).unwrap();
+        std::fs::write(&tmp, text.replacen("instruments: [BTC-USDT,", "instruments: [BTCUSDT,", 1)).unwrap();
         let err = Exchanges::load(&tmp).unwrap_err().to_string();
         assert!(
             err.contains("venues.binance.instruments[0]") && err.contains("not a canonical instrument id"),
