@@ -70,6 +70,8 @@ async fn registration_is_idempotent_and_ids_are_global() {
     assert_eq!(api.register(&other, &v1()).await.1["id"].as_u64(), Some(id));
     let (_, by_id) = api.get(&format!("/schemas/ids/{id}")).await;
     assert_eq!(serde_json::from_str::<Value>(by_id["schema"].as_str().unwrap()).unwrap(), v1());
+    let (_, raw) = api.get(&format!("/subjects/{subject}/versions/1/schema")).await;
+    assert_eq!(raw, v1(), "the /schema endpoint returns the schema itself");
     let (_, usages) = api.get(&format!("/schemas/ids/{id}/versions")).await;
     assert!(usages.as_array().unwrap().contains(&json!({"subject": other, "version": 1})));
     // Lookup of a registered schema under the subject.

@@ -51,6 +51,7 @@ async fn old_reader_decodes_new_writer_through_the_broker() {
         .unwrap()
         .push(serde_json::json!({"name": "liquidation", "type": "boolean", "default": false}));
     let v2_text = json.to_string();
+    assert!(registry.is_compatible(&subject, &v2_text).await.unwrap());
     let v2 = registry.register(&subject, &v2_text).await.unwrap();
     assert_ne!(v1, v2);
     let v2_schema = apache_avro::Schema::parse_str(&v2_text).unwrap();

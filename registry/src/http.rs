@@ -23,6 +23,11 @@ fn ok(body: serde_json::Value) -> Result<Response, ApiError> {
     Ok(json_response(StatusCode::OK, &body))
 }
 
+/// A schema text as the body itself (the `/schema` endpoints).
+fn raw_schema(text: String) -> Result<Response, ApiError> {
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+}
+
 type Shared = State<Arc<Registry>>;
 type ApiResult = Result<Response, ApiError>;
 
@@ -140,8 +145,7 @@ async fn get_version(
 }
 
 async fn get_version_schema(State(r): Shared, Path((subject, version)): Path<(String, String)>) -> ApiResult {
-    let v = r.version(&subject, &VersionSelector::parse(&version)?, false).await?;
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], v.schema).into_response())
+    raw_schema(r.version(&subject, &VersionSelector::parse(&version)?, false).await?.schema)
 }
 
 async fn delete_subject(State(r): Shared, Path(subject): Path<String>, Query(q): Query<PermanentQuery>) -> ApiResult {
@@ -165,8 +169,7 @@ async fn schema_by_id(State(r): Shared, Path(id): Path<String>) -> ApiResult {
 }
 
 async fn raw_schema_by_id(State(r): Shared, Path(id): Path<String>) -> ApiResult {
-    let text = r.schema_by_id(parse_id(&id)?).await?;
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+    raw_schema(r.schema_by_id(parse_id(&id)?).await?)
 }
 
 async fn id_versions(State(r): Shared, Path(id): Path<String>) -> ApiResult {

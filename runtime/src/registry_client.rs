@@ -101,6 +101,14 @@ impl RegistryClient {
         format!("{}{}", self.base, path)
     }
 
+    /// A request carrying a JSON body with the registry's content type.
+    fn with_body(&self, method: reqwest::Method, path: &str, body: serde_json::Value) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body.to_string())
+    }
+
     /// Register `schema` (Avro JSON) under `subject`; returns the global schema id.
     /// Registering the same schema again returns the same id.
     pub async fn register(&self, subject: &str, schema: &str) -> Result<u32, RegistryError> {
@@ -108,21 +116,14 @@ impl RegistryClient {
         struct Id {
             id: u32,
         }
-        let req = self
-            .http
-            .post(self.url(&format!("/subjects/{subject}/versions")))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(json!({"schema": schema}).to_string());
+        let req =
+            self.with_body(reqwest::Method::POST, &format!("/subjects/{subject}/versions"), json!({"schema": schema}));
         Ok(self.call::<Id>(&format!("registering {subject}"), req).await?.id)
     }
 
     /// Set the compatibility level of `subject` (BACKWARD, FULL, NONE, ...).
     pub async fn set_compatibility(&self, subject: &str, level: &str) -> Result<(), RegistryError> {
-        let req = self
-            .http
-            .put(self.url(&format!("/config/{subject}")))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(json!({"compatibility": level}).to_string());
+        let req = self.with_body(reqwest::Method::PUT, &format!("/config/{subject}"), json!({"compatibility": level}));
         self.call::<serde_json::Value>(&format!("setting compatibility of {subject}"), req).await?;
         Ok(())
     }
@@ -133,11 +134,8 @@ impl RegistryClient {
         struct Compat {
             is_compatible: bool,
         }
-        let req = self
-            .http
-            .post(self.url(&format!("/compatibility/subjects/{subject}/versions/latest")))
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(json!({"schema": schema}).to_string());
+        let path = format!("/compatibility/subjects/{subject}/versions/latest");
+        let req = self.with_body(reqwest::Method::POST, &path, json!({"schema": schema}));
         Ok(self.call::<Compat>(&format!("compatibility check of {subject}"), req).await?.is_compatible)
     }
 
