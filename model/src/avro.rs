@@ -3,9 +3,9 @@
 //! schema is our own, or resolves through `apache-avro` when an older or newer writer
 //! schema wrote the bytes.
 
+use crate::codec::{AvroValue, Reader};
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
-use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::Schema;
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -17,12 +17,14 @@ pub enum AvroError {
     Encode { name: &'static str, source: Box<apache_avro::Error> },
     #[error("cannot decode {name}: {source}")]
     Decode { name: &'static str, source: Box<apache_avro::Error> },
+    #[error("cannot decode {name}: {source}")]
+    Codec { name: &'static str, source: crate::codec::CodecError },
     #[error("{name}: {trailing} bytes left after the datum")]
     Trailing { name: &'static str, trailing: usize },
 }
 
 /// A record type of the pipeline with its Avro schema.
-pub trait AvroRecord: Serialize + DeserializeOwned + Sized {
+pub trait AvroRecord: AvroValue + Serialize + DeserializeOwned + Sized {
     /// Record name, as in the `.avsc` file.
     const NAME: &'static str;
     /// The `.avsc` file name in `schemas/avro/`.
@@ -45,22 +47,26 @@ pub trait AvroRecord: Serialize + DeserializeOwned + Sized {
         Ok(out)
     }
 
-    /// Append the Avro binary datum to `out`.
+    /// Append the Avro binary datum to `out` (the direct codec; cannot fail).
     fn write_avro(&self, out: &mut Vec<u8>) -> Result<(), AvroError> {
-        let wrap = |e| AvroError::Encode { name: Self::NAME, source: Box::new(e) };
-        Self::codec().writer.write_ser(out, self).map_err(wrap)?;
+        self.write(out);
         Ok(())
     }
 
-    /// Decode a datum written with this record's own schema.
+    /// Decode a datum written with this record's own schema (the direct codec).
     fn from_avro(datum: &[u8]) -> Result<Self, AvroError> {
-        let wrap = |e| AvroError::Decode { name: Self::NAME, source: Box::new(e) };
-        let mut cursor = datum;
-        let value = Self::codec().reader.read_deser::<Self>(&mut cursor).map_err(wrap)?;
-        if !cursor.is_empty() {
-            return Err(AvroError::Trailing { name: Self::NAME, trailing: cursor.len() });
+        let mut reader = Reader::new(datum);
+        let value = Self::read(&mut reader).map_err(|source| AvroError::Codec { name: Self::NAME, source })?;
+        if reader.remaining() != 0 {
+            return Err(AvroError::Trailing { name: Self::NAME, trailing: reader.remaining() });
         }
         Ok(value)
+    }
+
+    /// Is `writer` our own schema (same canonical form), so [`AvroRecord::from_avro`] applies?
+    /// Callers cache the answer per schema id.
+    fn is_own_schema(writer: &Schema) -> bool {
+        writer.canonical_form() == Self::codec().canonical
     }
 
     /// Decode a datum written with another (compatible) writer schema, resolving it to ours.
@@ -101,23 +107,17 @@ fn widen_decimals(value: &mut Value) {
     }
 }
 
-/// A parsed schema with its datum writer and reader, built once (resolving a schema's
-/// names is not free, so it must not happen per record).
+/// A parsed schema and its canonical form, built once per process.
 pub struct RecordCodec {
     pub schema: &'static Schema,
-    writer: GenericDatumWriter<'static>,
-    reader: GenericDatumReader<'static>,
+    /// Parsing Canonical Form of the schema, to recognise it among writer schemas.
+    pub canonical: String,
 }
 
 impl RecordCodec {
     /// Build from a schema that lives for the whole process.
-    pub fn new(name: &'static str, schema: &'static Schema) -> Result<RecordCodec, AvroError> {
-        let wrap = |e| AvroError::Schema { name, source: Box::new(e) };
-        Ok(RecordCodec {
-            schema,
-            writer: GenericDatumWriter::builder(schema).human_readable(false).build().map_err(wrap)?,
-            reader: GenericDatumReader::builder(schema).human_readable(false).build().map_err(wrap)?,
-        })
+    pub fn new(schema: &'static Schema) -> RecordCodec {
+        RecordCodec { schema, canonical: schema.canonical_form() }
     }
 }
 
@@ -145,11 +145,7 @@ macro_rules! avro_record {
                             " is part of the build and must parse"
                         ))
                     });
-                    $crate::avro::RecordCodec::new($name, schema).expect(concat!(
-                        "schemas/avro/",
-                        $file,
-                        " must resolve"
-                    ))
+                    $crate::avro::RecordCodec::new(schema)
                 })
             }
         }

@@ -15,6 +15,7 @@ pub enum InstrumentKind {
     Perp,
     Future,
 }
+crate::codec::avro_enum!(InstrumentKind, Spot, Perp, Future);
 
 /// Calendar date of a future's expiry, UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -4,6 +4,7 @@
 
 pub mod avro;
 pub mod catalog;
+pub mod codec;
 pub mod decimal;
 pub mod instrument;
 pub mod records;

@@ -34,6 +34,15 @@ fn decimal_of(v: &Value) -> Decimal {
 
 fn round_trip<T: AvroRecord + PartialEq + std::fmt::Debug>(rec: &T) -> Value {
     let bytes = rec.to_avro().unwrap();
+    // The direct codec writes exactly what apache-avro's serde writer writes.
+    let reference = apache_avro::writer::datum::GenericDatumWriter::builder(T::schema())
+        .human_readable(false)
+        .build()
+        .unwrap()
+        .write_ser_to_vec(rec)
+        .unwrap();
+    assert_eq!(bytes, reference, "{} bytes differ from apache-avro's", T::NAME);
+    assert!(T::is_own_schema(T::schema()));
     assert_eq!(&T::from_avro(&bytes).unwrap(), rec);
     // The resolving path (writer = our schema) gives the same value too.
     assert_eq!(&T::from_avro_with_writer(&bytes, T::schema()).unwrap(), rec);
@@ -319,6 +328,9 @@ fn old_reader_reads_new_writer_and_new_reader_reads_old_writer() {
         {"name": "liquidation", "type": "boolean", "default": false}
     ));
     let newer = Schema::parse_str(&json.to_string()).unwrap();
+    assert!(!Trade::is_own_schema(&newer));
+    // Whitespace and doc strings do not change the canonical form.
+    assert!(Trade::is_own_schema(&Schema::parse_str(&Trade::SCHEMA_JSON.replace("\n", " ")).unwrap()));
     // Write with the newer schema through the generic writer.
     let t = sample_trade();
     let mut value = apache_avro::to_value(&t).unwrap().resolve(Trade::schema()).unwrap();

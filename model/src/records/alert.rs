@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::{avro_enum, avro_fields};
 use crate::time::UnixMicros;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ pub enum AlertSeverity {
     P2,
     P3,
 }
+avro_enum!(AlertSeverity, P1, P2, P3);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -16,6 +18,7 @@ pub enum AlertState {
     Firing,
     Resolved,
 }
+avro_enum!(AlertState, Firing, Resolved);
 
 /// An alert firing or resolving (topic `alerts`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,4 +36,18 @@ pub struct Alert {
     pub started_at_us: UnixMicros,
     pub emitted_at_us: UnixMicros,
 }
+avro_fields!(Alert {
+    fingerprint,
+    rule,
+    severity,
+    state,
+    venue,
+    instrument,
+    value,
+    threshold,
+    summary,
+    labels,
+    started_at_us,
+    emitted_at_us
+});
 avro_record!(Alert, "Alert", "alert.avsc");

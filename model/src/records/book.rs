@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::{avro_enum, avro_fields};
 use crate::decimal::Decimal;
 use crate::instrument::InstrumentKind;
 use crate::time::UnixMicros;
@@ -12,6 +13,7 @@ pub enum BookUpdateKind {
     /// Upserts levels; size 0 deletes a level.
     Delta,
 }
+avro_enum!(BookUpdateKind, Snapshot, Delta);
 
 /// One price level; `size` is the absolute quantity resting there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,6 +21,7 @@ pub struct PriceLevel {
     pub price: Decimal,
     pub size: Decimal,
 }
+avro_fields!(PriceLevel { price, size });
 
 /// An order-book message as the venue sent it (topic `raw.depth`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +39,7 @@ pub struct RawBookUpdate {
     pub event_time_us: UnixMicros,
     pub receive_time_us: UnixMicros,
 }
+avro_fields!(RawBookUpdate { venue, market, symbol, update_kind, first_update_id, last_update_id, prev_update_id, checksum, bids [array], asks [array], event_time_us, receive_time_us });
 avro_record!(RawBookUpdate, "RawBookUpdate", "raw_book_update.avsc");
 
 /// A normalized order-book message (topic `depth`).
@@ -59,4 +63,5 @@ pub struct BookUpdate {
     pub receive_time_us: UnixMicros,
     pub source_lag_ms: i64,
 }
+avro_fields!(BookUpdate { venue, instrument, base, quote, kind, expiry_us, venue_symbol, update_kind, first_update_id, last_update_id, prev_update_id, checksum, bids [array], asks [array], event_time_us, receive_time_us, source_lag_ms });
 avro_record!(BookUpdate, "BookUpdate", "book_update.avsc");

@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::{avro_enum, avro_fields};
 use crate::decimal::Decimal;
 use crate::time::UnixMicros;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ pub enum SwapStatus {
     /// Its block left the canonical chain.
     Retracted,
 }
+avro_enum!(SwapStatus, Pending, Confirmed, Retracted);
 
 /// One EVM log of a watched pool (topic `raw.dex`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +36,7 @@ pub struct RawDexLog {
     pub block_time_us: UnixMicros,
     pub receive_time_us: UnixMicros,
 }
+avro_fields!(RawDexLog { chain, chain_id, protocol, address, topics [array], data, block_number, block_hash, parent_hash, tx_hash, log_index, removed, block_time_us, receive_time_us });
 avro_record!(RawDexLog, "RawDexLog", "raw_dex_log.avsc");
 
 /// A decoded swap (topic `dex.swaps`).
@@ -67,4 +70,33 @@ pub struct DexSwap {
     pub receive_time_us: UnixMicros,
     pub source_lag_ms: i64,
 }
+avro_fields!(DexSwap {
+    chain,
+    chain_id,
+    protocol,
+    pool,
+    instrument,
+    block_number,
+    block_hash,
+    tx_hash,
+    log_index,
+    sender,
+    recipient,
+    amount0_raw,
+    amount1_raw,
+    decimals0,
+    decimals1,
+    sqrt_price_x96,
+    liquidity,
+    tick,
+    reserve0_raw,
+    reserve1_raw,
+    price,
+    base_size,
+    status,
+    version,
+    block_time_us,
+    receive_time_us,
+    source_lag_ms
+});
 avro_record!(DexSwap, "DexSwap", "dex_swap.avsc");

@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::{avro_enum, avro_fields};
 use crate::decimal::Decimal;
 use crate::time::UnixMicros;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ pub enum KlineVerification {
     Verified,
     Suspect,
 }
+avro_enum!(KlineVerification, Unverified, Verified, Suspect);
 
 /// An OHLCV bar (topics `kline.<interval>`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,4 +39,26 @@ pub struct Kline {
     pub verification: KlineVerification,
     pub emitted_at_us: UnixMicros,
 }
+avro_fields!(Kline {
+    venue,
+    instrument,
+    interval,
+    open_time_us,
+    close_time_us,
+    open,
+    high,
+    low,
+    close,
+    volume,
+    quote_volume,
+    vwap,
+    trade_count,
+    taker_buy_volume,
+    taker_buy_quote_volume,
+    first_trade_id,
+    last_trade_id,
+    version,
+    verification,
+    emitted_at_us
+});
 avro_record!(Kline, "Kline", "kline.avsc");

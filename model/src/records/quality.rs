@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::avro_fields;
 use crate::time::UnixMicros;
 use serde::{Deserialize, Serialize};
 
@@ -20,4 +21,20 @@ pub struct QualityMinute {
     pub max_silence_ms: i64,
     pub source_lag_p95_ms: Option<f64>,
 }
+avro_fields!(QualityMinute {
+    venue,
+    instrument,
+    channel,
+    minute_us,
+    messages,
+    gaps,
+    lost_messages,
+    out_of_order,
+    duplicates,
+    reconnects,
+    resyncs,
+    quarantined,
+    max_silence_ms,
+    source_lag_p95_ms
+});
 avro_record!(QualityMinute, "QualityMinute", "quality_minute.avsc");

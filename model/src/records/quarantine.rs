@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::avro_fields;
 use crate::time::UnixMicros;
 use serde::{Deserialize, Serialize};
 
@@ -19,4 +20,17 @@ pub struct QuarantineRecord {
     pub instrument: Option<String>,
     pub quarantined_at_us: UnixMicros,
 }
+avro_fields!(QuarantineRecord {
+    source_topic,
+    source_partition,
+    source_offset,
+    original_key,
+    original_value,
+    reason,
+    rule,
+    detail,
+    venue,
+    instrument,
+    quarantined_at_us
+});
 avro_record!(QuarantineRecord, "QuarantineRecord", "quarantine_record.avsc");

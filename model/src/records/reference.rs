@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::avro_fields;
 use crate::decimal::Decimal;
 use crate::instrument::InstrumentKind;
 use crate::time::UnixMicros;
@@ -17,6 +18,17 @@ pub struct RawReferencePrice {
     pub event_time_us: UnixMicros,
     pub receive_time_us: UnixMicros,
 }
+avro_fields!(RawReferencePrice {
+    venue,
+    market,
+    symbol,
+    mark_price,
+    index_price,
+    funding_rate,
+    next_funding_time_us,
+    event_time_us,
+    receive_time_us
+});
 avro_record!(RawReferencePrice, "RawReferencePrice", "raw_reference_price.avsc");
 
 /// Normalized mark / index / funding (topic `reference`).
@@ -37,4 +49,20 @@ pub struct ReferencePrice {
     pub receive_time_us: UnixMicros,
     pub source_lag_ms: i64,
 }
+avro_fields!(ReferencePrice {
+    venue,
+    instrument,
+    base,
+    quote,
+    kind,
+    expiry_us,
+    venue_symbol,
+    mark_price,
+    index_price,
+    funding_rate,
+    next_funding_time_us,
+    event_time_us,
+    receive_time_us,
+    source_lag_ms
+});
 avro_record!(ReferencePrice, "ReferencePrice", "reference_price.avsc");

@@ -1,4 +1,5 @@
 use crate::avro::avro_record;
+use crate::codec::{avro_enum, avro_fields};
 use crate::decimal::Decimal;
 use crate::instrument::InstrumentKind;
 use crate::time::UnixMicros;
@@ -13,6 +14,7 @@ pub enum TakerSide {
     Buy,
     Sell,
 }
+avro_enum!(TakerSide, Unknown, Buy, Sell);
 
 /// A trade as the venue reported it (topic `raw.trades`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,18 @@ pub struct RawTrade {
     pub receive_time_us: UnixMicros,
     pub sequence: Option<i64>,
 }
+avro_fields!(RawTrade {
+    venue,
+    market,
+    symbol,
+    trade_id,
+    price,
+    size,
+    taker_side,
+    event_time_us,
+    receive_time_us,
+    sequence
+});
 avro_record!(RawTrade, "RawTrade", "raw_trade.avsc");
 
 /// A normalized trade (topic `trades`).
@@ -49,4 +63,21 @@ pub struct Trade {
     pub source_lag_ms: i64,
     pub sequence: Option<i64>,
 }
+avro_fields!(Trade {
+    venue,
+    instrument,
+    base,
+    quote,
+    kind,
+    expiry_us,
+    venue_symbol,
+    trade_id,
+    price,
+    size,
+    taker_side,
+    event_time_us,
+    receive_time_us,
+    source_lag_ms,
+    sequence
+});
 avro_record!(Trade, "Trade", "trade.avsc");
