@@ -130,7 +130,14 @@ up() {
         --advertised-listener-url "tcp://127.0.0.1:$TW_BROKER_PORT" --storage-engine s3://tansu/
     start noida "$NOIDA_BIN" start --only kafka --kafka-port "$TW_NOIDA_PORT" --host 127.0.0.1 --data-dir "$TW_STACK_DIR/noida"
     start clickhouse "$TICKWATCH" chdb-serve --lib "$CHDB_LIB" --path "$TW_STACK_DIR/clickhouse" --http-port "$TW_CLICKHOUSE_PORT"
+    # The registry is ours: after a rebuild, restart it so the stack runs the current code.
+    local built; built="$(stat -c %Y "$TICKWATCH")"
+    if pid_alive registry && [ "$(cat "$RUN/registry.built" 2>/dev/null)" != "$built" ]; then
+        log "tickwatch was rebuilt; restarting the registry"
+        stop_one registry
+    fi
     start registry env TICKWATCH_CONFIG="$TW_STACK_DIR/tickwatch.yaml" "$TICKWATCH" registry
+    echo "$built" >"$RUN/registry.built"
     start redis redis-server --port "$TW_REDIS_PORT" --bind 127.0.0.1 --dir "$TW_STACK_DIR/redis" \
         --appendonly yes --save "" --daemonize no
     start prometheus prometheus --config.file="$TW_STACK_DIR/prometheus.yml" \

@@ -180,3 +180,29 @@ async fn read_committed_hides_aborted_transactions_where_supported() {
         assert_eq!(payloads, vec![b"committed".as_slice()], "{:?}", b.flavor);
     }
 }
+
+#[tokio::test]
+async fn the_reliable_producer_survives_a_fatal_idempotence_error() {
+    // Tansu forgets an idle producer's sequence numbers and answers OutOfOrderSequenceNumber,
+    // which librdkafka treats as fatal. Inject that fatal error and check the producer heals.
+    let b = stack().broker();
+    let t = topic(&b, 1).await;
+    let p = broker::ReliableProducer::new(&b).unwrap();
+    p.send(&t, None, b"k", Some(b"before")).await.unwrap();
+    let client = p.client();
+    // SAFETY: librdkafka's own fault-injection entry point, on a live handle.
+    unsafe {
+        rdkafka::bindings::rd_kafka_test_fatal_error(
+            client.client().native_ptr(),
+            rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+            c"injected by the test".as_ptr(),
+        );
+    }
+    assert!(client.client().fatal_error().is_some(), "the injected error is fatal");
+    p.send(&t, None, b"k", Some(b"after")).await.expect("a new producer sends it");
+    assert_eq!(p.recreated(), 1);
+    let c: BaseConsumer = broker::consumer_config(&b, &unique("rel")).create().unwrap();
+    c.subscribe(&[&t]).unwrap();
+    let got: Vec<Vec<u8>> = drain(&c, 2).into_iter().map(|m| m.3).collect();
+    assert_eq!(got, vec![b"before".to_vec(), b"after".to_vec()]);
+}

@@ -4,10 +4,9 @@
 use crate::state::LogKey;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use std::time::{Duration, Instant};
-use tickwatch_runtime::broker::{self, TopicSpec};
+use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::settings::BrokerSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +23,7 @@ pub enum LogError {
 
 pub struct SchemaLog {
     topic: String,
-    producer: FutureProducer,
+    producer: ReliableProducer,
     settings: BrokerSettings,
 }
 
@@ -51,24 +50,20 @@ impl SchemaLog {
             configs: vec![("cleanup.policy".into(), "compact".into()), ("retention.ms".into(), "-1".into())],
         };
         broker::create_topics(settings, &[spec]).await?;
-        let producer = broker::producer_config(settings)
-            .create()
-            .map_err(|source| LogError::Kafka { topic: topic.to_string(), source })?;
+        let producer = ReliableProducer::new(settings)?;
         Ok(SchemaLog { topic: topic.to_string(), producer, settings: settings.clone() })
     }
 
     /// Append one record and wait for the broker's acknowledgement.
     pub async fn append(&self, key: &LogKey, value: Option<&[u8]>) -> Result<(), LogError> {
         let key_bytes = serde_json::to_vec(key).expect("log keys serialise");
-        let mut record = FutureRecord::<Vec<u8>, [u8]>::to(&self.topic).key(&key_bytes).partition(0);
-        if let Some(v) = value {
-            record = record.payload(v);
-        }
-        self.producer
-            .send(record, Duration::from_secs(30))
-            .await
-            .map_err(|(source, _)| LogError::Kafka { topic: self.topic.clone(), source })?;
+        self.producer.send(&self.topic, Some(0), &key_bytes, value).await?;
         Ok(())
+    }
+
+    /// The producer (tests inject faults through it).
+    pub fn producer(&self) -> &ReliableProducer {
+        &self.producer
     }
 
     /// Read the whole log from the start. A marker with a fresh nonce is appended first and

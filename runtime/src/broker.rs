@@ -9,6 +9,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -103,8 +104,89 @@ pub struct TopicSpec {
     pub configs: Vec<(String, String)>,
 }
 
+/// An idempotent producer that survives its own fatal errors.
+///
+/// librdkafka makes an idempotent producer unusable after a fatal error, and Tansu causes one
+/// after a producer sat idle for a few minutes (it forgets the producer's sequence numbers and
+/// answers OutOfOrderSequenceNumber). Any broker can do it after losing producer state, so
+/// every long-running writer sends through this: on a fatal error it builds a new producer
+/// (new producer id, sequences from 0) and sends the record once more. Records are keyed and
+/// delivery is at least once, so the retry cannot lose anything, only repeat it.
+pub struct ReliableProducer {
+    settings: BrokerSettings,
+    inner: std::sync::Mutex<std::sync::Arc<FutureProducer>>,
+    recreated: std::sync::atomic::AtomicU64,
+}
+
+impl ReliableProducer {
+    pub fn new(settings: &BrokerSettings) -> Result<ReliableProducer, BrokerError> {
+        Ok(ReliableProducer {
+            inner: std::sync::Mutex::new(std::sync::Arc::new(Self::build(settings)?)),
+            settings: settings.clone(),
+            recreated: Default::default(),
+        })
+    }
+
+    fn build(settings: &BrokerSettings) -> Result<FutureProducer, BrokerError> {
+        producer_config(settings)
+            .create()
+            .map_err(|source| BrokerError::Client { bootstrap: settings.bootstrap.clone(), source })
+    }
+
+    fn current(&self) -> std::sync::Arc<FutureProducer> {
+        self.inner.lock().expect("producer lock").clone()
+    }
+
+    /// How many times a fatal error made it build a new producer.
+    pub fn recreated(&self) -> u64 {
+        self.recreated.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Send one record and wait for the broker's acknowledgement; returns (partition, offset).
+    pub async fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: &[u8],
+        payload: Option<&[u8]>,
+    ) -> Result<(i32, i64), BrokerError> {
+        let mut attempt = 0;
+        loop {
+            let producer = self.current();
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic).key(key);
+            if let Some(p) = partition {
+                record = record.partition(p);
+            }
+            if let Some(v) = payload {
+                record = record.payload(v);
+            }
+            match producer.send(record, Duration::from_secs(30)).await {
+                Ok(delivery) => return Ok((delivery.partition, delivery.offset)),
+                Err((source, _)) => {
+                    let fatal = producer.client().fatal_error();
+                    if attempt > 0 || fatal.is_none() {
+                        return Err(BrokerError::Produce { topic: topic.to_string(), source });
+                    }
+                    tracing::warn!(topic, error = ?fatal, "idempotent producer hit a fatal error; building a new one and resending");
+                    let fresh = std::sync::Arc::new(Self::build(&self.settings)?);
+                    *self.inner.lock().expect("producer lock") = fresh;
+                    self.recreated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// The producer currently in use (tests inject faults through it).
+    pub fn client(&self) -> std::sync::Arc<FutureProducer> {
+        self.current()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
+    #[error("producing to {topic} failed: {source}")]
+    Produce { topic: String, source: KafkaError },
     #[error("cannot create a Kafka client for {bootstrap}: {source}")]
     Client { bootstrap: String, source: KafkaError },
     #[error("creating topic {topic} failed: {code:?}")]

@@ -61,7 +61,11 @@ pub fn stack() -> &'static Stack {
         let dir = std::env::var_os("TW_STACK_DIR").map(PathBuf::from).unwrap_or_else(|| root.join(".stack"));
         std::fs::create_dir_all(&dir).expect("stack dir");
         let lock = dir.join("up.lock");
+        // -o: the servers that `up` starts must not inherit the lock's descriptor, or they
+        // would hold the lock for as long as they run.
         let status = Command::new("flock")
+            .arg("-o")
+            .args(["-w", "900"])
             .arg(&lock)
             .arg("bash")
             .arg(root.join("scripts/stack.sh"))
