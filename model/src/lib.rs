@@ -8,6 +8,7 @@ pub mod codec;
 pub mod decimal;
 pub mod instrument;
 pub mod records;
+pub mod symbols;
 pub mod time;
 pub mod wire;
 

@@ -5,10 +5,9 @@ use crate::config_error::{load_yaml, parse_duration_ms, ConfigError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
-use tickwatch_model::{Decimal, InstrumentId};
+use tickwatch_model::InstrumentId;
 
-/// Venues tickwatch has connectors for.
-pub const KNOWN_VENUES: &[&str] = &["binance", "binance-usdm", "okx", "bybit"];
+pub use tickwatch_model::symbols::KNOWN_VENUES;
 /// Channels a venue can be subscribed to.
 pub const KNOWN_CHANNELS: &[&str] = &["trades", "depth", "mark_price", "index_price", "funding"];
 
@@ -119,71 +118,14 @@ impl Exchanges {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Symbols {
-    /// Asset renames applied before anything else (`XBT: BTC`).
-    #[serde(default)]
-    pub asset_aliases: BTreeMap<String, String>,
-    pub aliases: Vec<SymbolAlias>,
-}
+/// `config/symbols.yaml`; the types live in the model so the transforms can bake the file in.
+pub use tickwatch_model::symbols::{SymbolAlias, Symbols};
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SymbolAlias {
-    pub venue: String,
-    /// The venue's own symbol.
-    pub symbol: String,
-    /// Canonical id.
-    pub instrument: String,
-    /// Base units per contract (1 for spot and linear contracts quoted in base units).
-    #[serde(default = "one")]
-    pub contract_size: Decimal,
-    /// Decimal places of the price tick.
-    pub price_precision: u32,
-    /// Decimal places of the size step.
-    pub size_precision: u32,
-}
-
-fn one() -> Decimal {
-    Decimal::from_int(1)
-}
-
-impl Symbols {
-    pub fn load(path: &Path) -> Result<Symbols, ConfigError> {
-        let s: Symbols = load_yaml(path)?;
-        for (i, a) in s.aliases.iter().enumerate() {
-            let at = |f: &str| format!("aliases[{i}].{f}");
-            if !KNOWN_VENUES.contains(&a.venue.as_str()) {
-                return Err(ConfigError::field(
-                    path,
-                    at("venue"),
-                    format!("unknown venue `{}`; known: {}", a.venue, KNOWN_VENUES.join(", ")),
-                ));
-            }
-            a.instrument
-                .parse::<InstrumentId>()
-                .map_err(|e| ConfigError::field(path, at("instrument"), e.to_string()))?;
-            if !a.contract_size.is_positive() {
-                return Err(ConfigError::field(path, at("contract_size"), "must be positive"));
-            }
-            if a.price_precision > 18 || a.size_precision > 18 {
-                return Err(ConfigError::field(
-                    path,
-                    at("price_precision"),
-                    "precisions are at most 18 decimal places",
-                ));
-            }
-            if s.aliases[..i].iter().any(|b| b.venue == a.venue && b.symbol == a.symbol) {
-                return Err(ConfigError::field(
-                    path,
-                    at("symbol"),
-                    format!("{} {} is listed twice", a.venue, a.symbol),
-                ));
-            }
-        }
-        Ok(s)
-    }
+/// Read and check `config/symbols.yaml`.
+pub fn load_symbols(path: &Path) -> Result<Symbols, ConfigError> {
+    let s: Symbols = load_yaml(path)?;
+    s.validate().map_err(|e| ConfigError::field(path, e.field, e.message))?;
+    Ok(s)
 }
 
 #[cfg(test)]
@@ -195,7 +137,7 @@ mod tests {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../config"));
         let e = Exchanges::load(&dir.join("exchanges.yaml")).unwrap();
         assert_eq!(e.venues.len(), 4);
-        let s = Symbols::load(&dir.join("symbols.yaml")).unwrap();
+        let s = load_symbols(&dir.join("symbols.yaml")).unwrap();
         assert!(s.aliases.iter().any(|a| a.venue == "okx" && a.instrument == "BTC-USDT-PERP"));
     }
 

@@ -7,7 +7,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let settings = Settings::load(config)?;
     let topics = Topics::load(&settings.files.topics)?;
     let venues = tickwatch_runtime::venues::Exchanges::load(&settings.files.exchanges)?;
-    let symbols = tickwatch_runtime::venues::Symbols::load(&settings.files.symbols)?;
+    let symbols = tickwatch_runtime::venues::load_symbols(&settings.files.symbols)?;
     println!(
         "{}: ok ({} topics, {} venues, {} symbol aliases)",
         config.display(),
