@@ -13,8 +13,8 @@ setup: ## install everything on a fresh Debian machine (idempotent; heavy downlo
 build: ## build the tickwatch binary
 	$(CARGO) build -p tickwatch
 
-wasm: ## build the shared model for wasm32-wasip1 (what the in-broker transforms link)
-	$(CARGO) build -p tickwatch-model --target wasm32-wasip1
+wasm: ## build what the in-broker transforms link (model, transform core) for wasm32-wasip1
+	$(CARGO) build -p tickwatch-model -p tickwatch-transform-core --target wasm32-wasip1
 
 test: stack-up wasm ## start the local stack (if needed) and run the whole suite against it
 	$(CARGO) test --workspace --no-fail-fast

@@ -301,3 +301,77 @@ mod tests {
         assert_eq!(serde_json::from_str::<Decimal>("\"0.1\"").unwrap(), v);
     }
 }
+
+/// Exact products: `a × b` must land on the 18-place grid and fit `decimal(38, 18)`.
+impl Decimal {
+    /// `self × other`, exact, or `None` when the product needs more than 18 decimal places or
+    /// does not fit. (Contract sizes times venue quantities, which must not be rounded.)
+    pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
+        let negative = (self.0 < 0) != (other.0 < 0);
+        let (hi, lo) = mul_u128(self.0.unsigned_abs(), other.0.unsigned_abs());
+        let (q, r) = div_u256_by_u64(hi, lo, ONE as u64)?;
+        if r != 0 || q > MAX_UNITS as u128 {
+            return None;
+        }
+        let q = q as i128;
+        Some(Decimal(if negative { -q } else { q }))
+    }
+}
+
+/// Full 256-bit product of two u128 values as (high, low).
+fn mul_u128(a: u128, b: u128) -> (u128, u128) {
+    let (a_hi, a_lo) = (a >> 64, a & u64::MAX as u128);
+    let (b_hi, b_lo) = (b >> 64, b & u64::MAX as u128);
+    let ll = a_lo * b_lo;
+    let lh = a_lo * b_hi;
+    let hl = a_hi * b_lo;
+    let hh = a_hi * b_hi;
+    let mid = (ll >> 64) + (lh & u64::MAX as u128) + (hl & u64::MAX as u128);
+    let lo = (ll & u64::MAX as u128) | (mid << 64);
+    let hi = hh + (lh >> 64) + (hl >> 64) + (mid >> 64);
+    (hi, lo)
+}
+
+/// (hi:lo) / d for a 64-bit divisor: the quotient if it fits u128, and the remainder.
+fn div_u256_by_u64(hi: u128, lo: u128, d: u64) -> Option<(u128, u64)> {
+    let d = d as u128;
+    if hi >= d {
+        return None; // quotient would not fit in 128 bits
+    }
+    // Long division in 64-bit digits: hi < d keeps every partial quotient in range.
+    let mut rem = hi;
+    let mut q: u128 = 0;
+    for digit in [lo >> 64, lo & u64::MAX as u128] {
+        let cur = (rem << 64) | digit;
+        q = (q << 64) | (cur / d);
+        rem = cur % d;
+    }
+    Some((q, rem as u64))
+}
+
+#[cfg(test)]
+mod mul_tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn products_are_exact_or_refused() {
+        assert_eq!(d("0.01").checked_mul(d("12345")), Some(d("123.45")));
+        assert_eq!(d("-1.5").checked_mul(d("2")), Some(d("-3")));
+        assert_eq!(d("100").checked_mul(d("0.000000000000000001")), Some(d("0.0000000000000001")));
+        assert_eq!(d("0.000000001").checked_mul(d("0.000000001")), Some(d("0.000000000000000001")));
+        // 10^-20 is off the grid: refused, not rounded.
+        assert_eq!(d("0.0000000001").checked_mul(d("0.0000000001")), None);
+        // Large operands whose raw unit product exceeds i128 still multiply exactly.
+        assert_eq!(d("10000000000").checked_mul(d("1000000000")), Some(d("10000000000000000000")));
+        assert_eq!(d("10000000000").checked_mul(d("100000000000")), None);
+        assert_eq!(
+            d("99999999999999999999.999999999999999999").checked_mul(d("1")),
+            Some(d("99999999999999999999.999999999999999999"))
+        );
+        assert_eq!(Decimal::ZERO.checked_mul(d("-5")), Some(Decimal::ZERO));
+    }
+}
