@@ -5,6 +5,7 @@
 
 pub mod listing;
 pub mod reason;
+pub mod route;
 pub mod rules;
 pub mod trades;
 
