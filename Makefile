@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build wasm test lint fmt stack-up stack-down stack-status migrate
+.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,12 +16,16 @@ build: ## build the tickwatch binary
 wasm: ## build what the in-broker transforms link (model, transform core) for wasm32-wasip1
 	$(CARGO) build -p tickwatch-model -p tickwatch-transform-core --target wasm32-wasip1
 
-test: stack-up wasm ## start the local stack (if needed) and run the whole suite against it
+transforms: ## build the .wasm transforms (target/wasm32-wasip1/wasm/tw-*.wasm)
+	$(CARGO) build --profile wasm -p tickwatch-transform-trades --target wasm32-wasip1
+
+test: stack-up wasm transforms ## start the local stack (if needed) and run the whole suite against it
 	$(CARGO) test --workspace --no-fail-fast
 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p tickwatch-transform-shell -p tickwatch-transform-trades --target wasm32-wasip1 -- -D warnings
 
 fmt: ## format the code
 	$(CARGO) fmt --all

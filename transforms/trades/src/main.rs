@@ -1,0 +1,12 @@
+//! `raw.trades` → `trades` (output 0), refused records → `raw.trades.quarantine` (output 1).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    tickwatch_transform_shell::run(tickwatch_transform_core::trades::TradeNormalizer::new);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("tw-trades is a Redpanda data transform: build it with `make transforms` (target wasm32-wasip1)");
+    std::process::exit(2);
+}
