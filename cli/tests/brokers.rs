@@ -183,8 +183,8 @@ async fn read_committed_hides_aborted_transactions_where_supported() {
 
 #[tokio::test]
 async fn the_reliable_producer_survives_a_fatal_idempotence_error() {
-    // Tansu forgets an idle producer's sequence numbers and answers OutOfOrderSequenceNumber,
-    // which librdkafka treats as fatal. Inject that fatal error and check the producer heals.
+    // Tansu was seen answering OutOfOrderSequenceNumber, which librdkafka treats as fatal.
+    // Inject that fatal error and check the producer heals.
     let b = stack().broker();
     let t = topic(&b, 1).await;
     let p = broker::ReliableProducer::new(&b).unwrap();

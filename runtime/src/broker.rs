@@ -106,12 +106,13 @@ pub struct TopicSpec {
 
 /// An idempotent producer that survives its own fatal errors.
 ///
-/// librdkafka makes an idempotent producer unusable after a fatal error, and Tansu causes one
-/// after a producer sat idle for a few minutes (it forgets the producer's sequence numbers and
-/// answers OutOfOrderSequenceNumber). Any broker can do it after losing producer state, so
-/// every long-running writer sends through this: on a fatal error it builds a new producer
-/// (new producer id, sequences from 0) and sends the record once more. Records are keyed and
-/// delivery is at least once, so the retry cannot lose anything, only repeat it.
+/// librdkafka makes an idempotent producer unusable after a fatal error. Tansu was seen
+/// answering OutOfOrderSequenceNumber to the registry's producer (sequence 318, its state
+/// last changed 7 minutes before), which librdkafka treats as fatal; any broker that loses a
+/// producer's state can do the same. Every long-running writer therefore sends through this:
+/// on a fatal error it builds a new producer (new producer id, sequences from 0) and sends the
+/// record once more. Records are keyed and delivery is at least once, so the retry cannot
+/// lose anything, only repeat it.
 pub struct ReliableProducer {
     settings: BrokerSettings,
     inner: std::sync::Mutex<std::sync::Arc<FutureProducer>>,
