@@ -147,6 +147,16 @@ impl RegistryClient {
         .await
     }
 
+    /// A version of a subject; `version < 0` is the latest.
+    pub async fn version(&self, subject: &str, version: i32) -> Result<SubjectVersion, RegistryError> {
+        let v = if version < 0 { "latest".to_string() } else { version.to_string() };
+        self.call(
+            &format!("version {v} of {subject}"),
+            self.http.get(self.url(&format!("/subjects/{subject}/versions/{v}"))),
+        )
+        .await
+    }
+
     pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
         self.call("listing subjects", self.http.get(self.url("/subjects"))).await
     }

@@ -1,0 +1,137 @@
+//! The `redpanda_transform` imports, as Redpanda's broker implements them.
+
+use crate::encoding::{Cursor, Payload};
+use crate::vm::{read_bytes, write_bytes, BatchResult, Closed, Current, HostState, OutRecord};
+use wasmtime::{Caller, Linker};
+
+const NO_BATCH: i32 = -1;
+const BUFFER_TOO_SMALL: i32 = -2;
+const INVALID_PAYLOAD: i32 = -2;
+const NOT_AN_OUTPUT: i32 = -3;
+
+pub(crate) fn link(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    for version in ["check_abi_version_1", "check_abi_version_2"] {
+        linker.func_wrap("redpanda_transform", version, || {})?;
+    }
+    linker.func_wrap("redpanda_transform", "read_batch_header", read_batch_header)?;
+    linker.func_wrap("redpanda_transform", "read_next_record", read_next_record)?;
+    linker.func_wrap("redpanda_transform", "write_record", |mut c: Caller<'_, HostState>, buf: i32, len: i32| {
+        write(&mut c, buf, len, &[])
+    })?;
+    linker.func_wrap(
+        "redpanda_transform",
+        "write_record_with_options",
+        |mut c: Caller<'_, HostState>, buf: i32, len: i32, opts: i32, opts_len: i32| {
+            let options = read_bytes(&mut c, opts, opts_len)?;
+            write(&mut c, buf, len, &options)
+        },
+    )?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_batch_header(
+    mut c: Caller<'_, HostState>,
+    base_offset: i32,
+    record_count: i32,
+    leader_epoch: i32,
+    attributes: i32,
+    last_offset_delta: i32,
+    base_timestamp: i32,
+    max_timestamp: i32,
+    producer_id: i32,
+    producer_epoch: i32,
+    base_sequence: i32,
+) -> wasmtime::Result<i32> {
+    // Asking for the next batch means the previous one is done: hand back its outputs.
+    if c.data_mut().current.take().is_some() {
+        let outputs = std::mem::take(&mut c.data_mut().outputs);
+        c.data_mut().offset = None;
+        if c.data().results.send(BatchResult::Done(outputs)).is_err() {
+            return Err(wasmtime::Error::new(Closed));
+        }
+    }
+    let batch = c.data().batches.recv().map_err(|_| wasmtime::Error::new(Closed))?;
+    let records: Vec<_> = batch
+        .into_iter()
+        .map(|r| {
+            let bytes = r.payload.encode();
+            (r, bytes)
+        })
+        .collect();
+    let first = records.first().map_or(0, |r| r.0.offset);
+    let last = records.last().map_or(0, |r| r.0.offset);
+    let base_ts = records.first().map_or(0, |r| r.0.timestamp_ms);
+    let max_ts = records.iter().map(|r| r.0.timestamp_ms).max().unwrap_or(0);
+    let largest = records.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let count = records.len() as i32;
+    c.data_mut().current = Some(Current { records, next: 0 });
+    write_bytes(&mut c, base_offset, &first.to_le_bytes())?;
+    write_bytes(&mut c, record_count, &count.to_le_bytes())?;
+    write_bytes(&mut c, leader_epoch, &0i32.to_le_bytes())?;
+    write_bytes(&mut c, attributes, &0i16.to_le_bytes())?;
+    write_bytes(&mut c, last_offset_delta, &((last - first) as i32).to_le_bytes())?;
+    write_bytes(&mut c, base_timestamp, &base_ts.to_le_bytes())?;
+    write_bytes(&mut c, max_timestamp, &max_ts.to_le_bytes())?;
+    write_bytes(&mut c, producer_id, &(-1i64).to_le_bytes())?;
+    write_bytes(&mut c, producer_epoch, &(-1i16).to_le_bytes())?;
+    write_bytes(&mut c, base_sequence, &(-1i32).to_le_bytes())?;
+    Ok(largest as i32)
+}
+
+fn read_next_record(
+    mut c: Caller<'_, HostState>,
+    attributes: i32,
+    timestamp: i32,
+    offset: i32,
+    buf: i32,
+    len: i32,
+) -> wasmtime::Result<i32> {
+    let Some(cur) = c.data().current.as_ref() else { return Ok(NO_BATCH) };
+    let Some((record, bytes)) = cur.records.get(cur.next) else { return Ok(NO_BATCH) };
+    if bytes.len() > len.max(0) as usize {
+        return Ok(BUFFER_TOO_SMALL);
+    }
+    let (ts, off, bytes) = (record.timestamp_ms, record.offset, bytes.clone());
+    write_bytes(&mut c, buf, &bytes)?;
+    write_bytes(&mut c, attributes, &[0u8])?;
+    write_bytes(&mut c, timestamp, &ts.to_le_bytes())?;
+    write_bytes(&mut c, offset, &off.to_le_bytes())?;
+    let data = c.data_mut();
+    if let Some(cur) = data.current.as_mut() {
+        cur.next += 1;
+    }
+    data.offset = Some(off);
+    data.record_time_ms = ts;
+    let fuel = data.cfg.fuel_per_record;
+    // Each record gets its own budget: a record that loops forever traps here, not later.
+    c.set_fuel(fuel)?;
+    Ok(bytes.len() as i32)
+}
+
+fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> wasmtime::Result<i32> {
+    if c.data().current.is_none() {
+        return Ok(NO_BATCH);
+    }
+    let output = if options.is_empty() {
+        0
+    } else {
+        let mut cur = Cursor(options);
+        let topic = match (cur.0.first(), cur.0.get(1..)) {
+            (Some(1), Some(rest)) => {
+                cur.0 = rest;
+                cur.sized().flatten()
+            }
+            _ => None,
+        };
+        let Some(topic) = topic.filter(|_| cur.0.is_empty()) else { return Ok(INVALID_PAYLOAD) };
+        let Some(i) = c.data().cfg.output_topics.iter().position(|t| t.as_bytes() == topic) else {
+            return Ok(NOT_AN_OUTPUT);
+        };
+        i
+    };
+    let bytes = read_bytes(c, buf, len)?;
+    let Some(payload) = Payload::decode(&bytes) else { return Ok(INVALID_PAYLOAD) };
+    c.data_mut().outputs.push(OutRecord { output, payload });
+    Ok(len)
+}

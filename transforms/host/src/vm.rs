@@ -1,0 +1,217 @@
+//! One transform VM: the module runs `_start` on its own thread and never returns; the host
+//! hands it a batch each time it calls `read_batch_header`, and that call is also the sign
+//! that the previous batch is complete (Redpanda's commit point).
+
+use crate::encoding::Payload;
+use crate::sr::SchemaLookup;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use wasmtime::{Caller, Config, Engine, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder};
+
+/// A record going into the module.
+#[derive(Debug, Clone)]
+pub struct InRecord {
+    pub payload: Payload,
+    pub timestamp_ms: i64,
+    pub offset: i64,
+}
+
+/// A record the module wrote, and to which of the outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutRecord {
+    pub output: usize,
+    pub payload: Payload,
+}
+
+/// How a batch ended.
+#[derive(Debug)]
+pub enum BatchResult {
+    Done(Vec<OutRecord>),
+    /// The module trapped (or exited) while processing the record at `offset`.
+    Trapped {
+        offset: Option<i64>,
+        message: String,
+    },
+}
+
+/// What the VM needs besides the module.
+#[derive(Clone)]
+pub struct VmConfig {
+    pub name: String,
+    pub input_topic: String,
+    /// Up to 8 output topics; index 0 is the default output.
+    pub output_topics: Vec<String>,
+    /// User variables (`transform.yaml` `env`).
+    pub env: Vec<(String, String)>,
+    /// Linear memory limit of the module, bytes.
+    pub memory_limit: usize,
+    /// Fuel (about one unit per wasm instruction) each record may use.
+    pub fuel_per_record: u64,
+}
+
+/// Fuel for everything a module does before it reads its first record.
+pub const STARTUP_FUEL: u64 = 10_000_000_000;
+
+pub(crate) struct Current {
+    pub records: Vec<(InRecord, Vec<u8>)>,
+    pub next: usize,
+}
+
+/// The store's data: everything the host functions see.
+pub struct HostState {
+    pub(crate) cfg: VmConfig,
+    pub(crate) env: Vec<String>,
+    pub(crate) batches: Receiver<Vec<InRecord>>,
+    pub(crate) results: SyncSender<BatchResult>,
+    pub(crate) current: Option<Current>,
+    pub(crate) outputs: Vec<OutRecord>,
+    /// Offset of the record the module is working on.
+    pub(crate) offset: Option<i64>,
+    /// REALTIME clock: the current record's timestamp.
+    pub(crate) record_time_ms: i64,
+    /// MONOTONIC clock: advances 1 ms per read.
+    pub(crate) monotonic_ns: u64,
+    pub(crate) limits: StoreLimits,
+    pub(crate) registry: Arc<dyn SchemaLookup>,
+}
+
+/// The module's linear memory.
+pub(crate) fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
+    caller
+        .get_export("memory")
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| wasmtime::Error::msg("the module exports no memory"))
+}
+
+pub(crate) fn read_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
+    if len < 0 {
+        return Err(wasmtime::Error::msg(format!("negative length {len}")));
+    }
+    let mem = memory(caller)?;
+    let mut buf = vec![0u8; len as usize];
+    mem.read(&*caller, ptr as u32 as usize, &mut buf)?;
+    Ok(buf)
+}
+
+pub(crate) fn write_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let mem = memory(caller)?;
+    mem.write(&mut *caller, ptr as u32 as usize, bytes)?;
+    Ok(())
+}
+
+/// Signals the end of `_start`'s loop: the host closed the VM.
+#[derive(Debug)]
+pub(crate) struct Closed;
+
+impl std::fmt::Display for Closed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the host closed the transform")
+    }
+}
+
+impl std::error::Error for Closed {}
+
+/// A running transform.
+pub struct TransformVm {
+    batches: Option<SyncSender<Vec<InRecord>>>,
+    results: Receiver<BatchResult>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Compile a module once; share it between VMs.
+pub fn compile(wasm: &[u8]) -> wasmtime::Result<(Engine, Module)> {
+    let mut config = Config::new();
+    config.consume_fuel(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(&engine, wasm)?;
+    for export in ["_start", "memory"] {
+        if module.get_export(export).is_none() {
+            return Err(wasmtime::Error::msg(format!("not a Redpanda transform: it exports no `{export}`")));
+        }
+    }
+    let abi =
+        module.imports().any(|i| i.module() == "redpanda_transform" && i.name().starts_with("check_abi_version_"));
+    if !abi {
+        return Err(wasmtime::Error::msg(
+            "not a Redpanda transform: it does not import redpanda_transform.check_abi_version_*",
+        ));
+    }
+    Ok((engine, module))
+}
+
+impl TransformVm {
+    /// Instantiate and start `_start` on its own thread.
+    pub fn start(
+        engine: &Engine,
+        module: &Module,
+        cfg: VmConfig,
+        registry: Arc<dyn SchemaLookup>,
+    ) -> wasmtime::Result<TransformVm> {
+        let (batch_tx, batch_rx) = sync_channel::<Vec<InRecord>>(0);
+        let (result_tx, result_rx) = sync_channel::<BatchResult>(1);
+        let mut env: Vec<String> = cfg.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.push(format!("REDPANDA_INPUT_TOPIC={}", cfg.input_topic));
+        for (i, t) in cfg.output_topics.iter().enumerate() {
+            env.push(format!("REDPANDA_OUTPUT_TOPIC_{i}={t}"));
+        }
+        let state = HostState {
+            limits: StoreLimitsBuilder::new().memory_size(cfg.memory_limit).instances(1).build(),
+            cfg,
+            env,
+            batches: batch_rx,
+            results: result_tx.clone(),
+            current: None,
+            outputs: Vec::new(),
+            offset: None,
+            record_time_ms: 0,
+            monotonic_ns: 0,
+            registry,
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|s| &mut s.limits);
+        // Start-up (before the first record: environment, schema registration) has its own
+        // budget, so a tight per-record limit does not starve it.
+        store.set_fuel(STARTUP_FUEL.max(store.data().cfg.fuel_per_record))?;
+        let mut linker = Linker::new(engine);
+        crate::abi::link(&mut linker)?;
+        crate::sr::link(&mut linker)?;
+        crate::wasi::link(&mut linker, module)?;
+        let instance = linker.instantiate(&mut store, module)?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        let thread = std::thread::Builder::new().name("transform-vm".into()).spawn(move || {
+            let outcome = start.call(&mut store, ());
+            let offset = store.data().offset;
+            let message = match outcome {
+                Ok(()) => "the transform's _start returned".to_string(),
+                Err(e) if e.downcast_ref::<Closed>().is_some() => return,
+                Err(e) => format!("{e:?}"),
+            };
+            let _ = result_tx.send(BatchResult::Trapped { offset, message });
+        })?;
+        Ok(TransformVm { batches: Some(batch_tx), results: result_rx, thread: Some(thread) })
+    }
+
+    /// Run one batch through the module and wait until it asks for the next one.
+    pub fn process(&mut self, batch: Vec<InRecord>) -> BatchResult {
+        let Some(tx) = &self.batches else {
+            return BatchResult::Trapped { offset: None, message: "the VM is closed".into() };
+        };
+        if tx.send(batch).is_err() {
+            // The VM thread already ended; its reason is waiting in `results`.
+            return self
+                .results
+                .recv()
+                .unwrap_or(BatchResult::Trapped { offset: None, message: "the VM ended".into() });
+        }
+        self.results.recv().unwrap_or(BatchResult::Trapped { offset: None, message: "the VM ended".into() })
+    }
+}
+
+impl Drop for TransformVm {
+    fn drop(&mut self) {
+        self.batches = None; // the module's next read_batch_header sees the channel closed
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! The real `tw-trades.wasm` (built by `make transforms`) in the host VM, with the real
+//! Schema Registry behind its schema-registry ABI: exact normalized records on output 0,
+//! quarantine records with reason and source position on output 1, and the limits.
+
+use std::sync::Arc;
+use tickwatch_model::{wire, AvroRecord, QuarantineRecord, RawTrade, TakerSide, Trade};
+use tickwatch_runtime::registry_client::RegistryClient;
+use tickwatch_testkit::{repo_root, stack, unique};
+use tickwatch_transform_host::encoding::Payload;
+use tickwatch_transform_host::{compile, BatchResult, InRecord, RegistryLookup, TransformVm, VmConfig};
+
+const NOW_MS: i64 = 1_634_036_400_000;
+
+fn wasm() -> Vec<u8> {
+    let path = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
+    std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing: run `make transforms` first", path.display()))
+}
+
+/// Compiled once for all tests of this file (compiling is the slow part).
+fn module() -> &'static (wasmtime::Engine, wasmtime::Module) {
+    static MODULE: std::sync::OnceLock<(wasmtime::Engine, wasmtime::Module)> = std::sync::OnceLock::new();
+    MODULE.get_or_init(|| compile(&wasm()).unwrap())
+}
+
+fn raw(symbol: &str, price: &str, id: &str) -> RawTrade {
+    RawTrade {
+        venue: "binance".into(),
+        market: "spot".into(),
+        symbol: symbol.into(),
+        trade_id: id.into(),
+        price: price.parse().unwrap(),
+        size: "150.5".parse().unwrap(),
+        taker_side: TakerSide::Sell,
+        event_time_us: NOW_MS * 1000 - 3_000,
+        receive_time_us: NOW_MS * 1000,
+        sequence: None,
+    }
+}
+
+fn record(offset: i64, value: Vec<u8>) -> InRecord {
+    InRecord {
+        payload: Payload {
+            key: Some(b"NKNUSDT".to_vec()),
+            value: Some(value),
+            headers: vec![
+                (b"tickwatch-source".to_vec(), Some(format!("raw.trades/0/{offset}").into_bytes())),
+                (b"traceparent".to_vec(), Some(b"00-abc-def-01".to_vec())),
+            ],
+        },
+        timestamp_ms: NOW_MS,
+        offset,
+    }
+}
+
+struct Setup {
+    runtime: tokio::runtime::Runtime,
+    lookup: Arc<RegistryLookup>,
+    raw_id: u32,
+    prefix: String,
+}
+
+fn setup() -> Setup {
+    let stack = stack();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let client = RegistryClient::new(&stack.settings.registry.url);
+    let prefix = unique("vm");
+    let raw_id =
+        runtime.block_on(client.register(&format!("{prefix}.raw.trades-value"), RawTrade::SCHEMA_JSON)).unwrap();
+    let lookup = Arc::new(RegistryLookup { client, runtime: runtime.handle().clone() });
+    Setup { runtime, lookup, raw_id, prefix }
+}
+
+fn config(prefix: &str) -> VmConfig {
+    VmConfig {
+        name: "tw-trades".into(),
+        input_topic: format!("{prefix}.raw.trades"),
+        output_topics: vec![format!("{prefix}.trades"), format!("{prefix}.raw.trades.quarantine")],
+        env: vec![("TW_MAX_JUMP_BPS".into(), "2000".into())],
+        memory_limit: 32 << 20,
+        fuel_per_record: 50_000_000,
+    }
+}
+
+#[test]
+fn trades_are_normalized_and_bad_ones_quarantined() {
+    let s = setup();
+    let (engine, module) = module();
+    let mut vm = TransformVm::start(engine, module, config(&s.prefix), s.lookup.clone()).unwrap();
+    let frame = |r: &RawTrade| wire::frame(s.raw_id, &r.to_avro().unwrap());
+    let batch = vec![
+        record(100, frame(&raw("NKNUSDT", "0.3412", "1"))),
+        record(101, frame(&raw("NKNUSDT", "-0.3412", "2"))),
+        record(102, frame(&raw("NOPEUSDT", "1", "3"))),
+        record(103, b"not avro at all".to_vec()),
+        record(104, frame(&raw("NKNUSDT", "0.3413", "5"))),
+    ];
+    let outputs = match vm.process(batch) {
+        BatchResult::Done(o) => o,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(outputs.len(), 5, "one output per input");
+    let clean_id = s.lookup.schema_id_of(&format!("{}.trades-value", s.prefix));
+    let mut clean = Vec::new();
+    let mut reasons = Vec::new();
+    for o in &outputs {
+        let value = o.payload.value.as_ref().unwrap();
+        let (id, datum) = wire::unframe(value).unwrap();
+        // Trace context travels; the host's position header does not.
+        assert!(o.payload.headers.iter().any(|(k, _)| k == b"traceparent"));
+        assert!(!o.payload.headers.iter().any(|(k, _)| k == b"tickwatch-source"));
+        match o.output {
+            0 => {
+                assert_eq!(id, clean_id);
+                assert_eq!(o.payload.key.as_deref(), Some(&b"NKN-USDT"[..]));
+                clean.push(Trade::from_avro(datum).unwrap());
+            }
+            1 => {
+                let q = QuarantineRecord::from_avro(datum).unwrap();
+                reasons.push((q.source_offset, q.reason.clone()));
+                assert_eq!(q.source_topic, format!("{}.raw.trades", s.prefix));
+                assert_eq!(q.source_partition, 0);
+                if q.source_offset == 103 {
+                    assert_eq!(q.original_value, b"not avro at all");
+                }
+            }
+            other => panic!("output {other}"),
+        }
+    }
+    assert_eq!(clean.len(), 2);
+    assert_eq!(clean[0].instrument, "NKN-USDT");
+    assert_eq!(clean[0].price.to_string(), "0.3412");
+    assert_eq!(clean[0].size.to_string(), "150.5");
+    assert_eq!(clean[0].source_lag_ms, 3);
+    assert_eq!(clean[1].price.to_string(), "0.3413");
+    assert_eq!(
+        reasons,
+        vec![(101, "price_not_positive".into()), (102, "unknown_instrument".into()), (103, "undecodable".into())]
+    );
+    // A second batch on the same VM: state (last good price) carries over.
+    let next = vm.process(vec![record(105, frame(&raw("NKNUSDT", "0.9", "6")))]);
+    let BatchResult::Done(o) = next else { panic!("{next:?}") };
+    let q = QuarantineRecord::from_avro(wire::unframe(o[0].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    assert_eq!((o[0].output, q.reason.as_str()), (1, "price_jump"));
+    drop(vm);
+    drop(s.runtime);
+}
+
+#[test]
+fn a_record_that_exhausts_its_fuel_is_reported_with_its_offset() {
+    let s = setup();
+    let (engine, module) = module();
+    let mut cfg = config(&s.prefix);
+    cfg.fuel_per_record = 2_000;
+    let mut vm = TransformVm::start(engine, module, cfg, s.lookup.clone()).unwrap();
+    let bytes = wire::frame(s.raw_id, &raw("NKNUSDT", "0.3412", "1").to_avro().unwrap());
+    match vm.process(vec![record(7, bytes)]) {
+        BatchResult::Trapped { offset, message } => {
+            assert_eq!(offset, Some(7));
+            assert!(message.contains("fuel"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The VM is finished: it does not spin, it keeps answering with the trap.
+    assert!(matches!(vm.process(vec![]), BatchResult::Trapped { .. }));
+}
+
+#[test]
+fn the_memory_limit_is_enforced_and_bad_modules_are_refused() {
+    let s = setup();
+    let (engine, module) = module();
+    let mut cfg = config(&s.prefix);
+    cfg.memory_limit = 512 << 10; // below the module's own minimum
+    let err = TransformVm::start(engine, module, cfg, s.lookup.clone()).err().expect("refused");
+    assert!(format!("{err:?}").contains("memory"), "{err:?}");
+    let err = compile(b"\0asm\x01\0\0\0").expect_err("an empty module is no transform");
+    assert!(err.to_string().contains("_start"), "{err}");
+}
