@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::schemas::SchemasAction,
     },
+    /// Run a Redpanda data transform (.wasm) here, against any Kafka-API broker.
+    Transform {
+        #[command(subcommand)]
+        action: commands::transform::TransformAction,
+    },
     /// Check every configuration file and print what is wrong, one line per problem.
     Check,
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
@@ -98,6 +103,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schemas { action } => {
             let settings = load_settings(&cli.config)?;
             commands::schemas::run(&settings, action).await
+        }
+        Command::Transform { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::transform::run(&settings, action).await
         }
         Command::Check => commands::check::run(&cli.config),
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),

@@ -151,10 +151,33 @@ impl ReliableProducer {
         key: &[u8],
         payload: Option<&[u8]>,
     ) -> Result<(i32, i64), BrokerError> {
+        self.send_with_headers(topic, partition, Some(key), payload, &[]).await
+    }
+
+    /// [`ReliableProducer::send`] with an optional key and record headers.
+    pub async fn send_with_headers(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(i32, i64), BrokerError> {
         let mut attempt = 0;
         loop {
             let producer = self.current();
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic).key(key);
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic);
+            if let Some(k) = key {
+                record = record.key(k);
+            }
+            if !headers.is_empty() {
+                let mut h = rdkafka::message::OwnedHeaders::new_with_capacity(headers.len());
+                for (k, v) in headers {
+                    let key = String::from_utf8_lossy(k);
+                    h = h.insert(rdkafka::message::Header { key: &key, value: v.as_deref() });
+                }
+                record = record.headers(h);
+            }
             if let Some(p) = partition {
                 record = record.partition(p);
             }

@@ -4,6 +4,7 @@ pub mod migrate;
 pub mod registry;
 pub mod schemas;
 pub mod topics;
+pub mod transform;
 
 /// Resolves when the process gets SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

@@ -5,6 +5,7 @@
 
 pub mod abi;
 pub mod encoding;
+pub mod runner;
 pub mod sr;
 pub mod vm;
 pub mod wasi;

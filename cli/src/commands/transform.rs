@@ -1,0 +1,116 @@
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tickwatch_runtime::registry_client::RegistryClient;
+use tickwatch_runtime::Settings;
+use tickwatch_transform_host::runner::{self, RunnerConfig, RunnerStats};
+use tickwatch_transform_host::{compile, RegistryLookup, TransformVm, VmConfig};
+
+#[derive(Subcommand)]
+pub enum TransformAction {
+    /// Run a Redpanda data transform (.wasm) against the configured broker and registry.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The transform module (e.g. target/wasm32-wasip1/wasm/tw-trades.wasm).
+    #[arg(long)]
+    wasm: PathBuf,
+    /// Input topic.
+    #[arg(long)]
+    input: String,
+    /// Output topics, in order (1 to 8); the first is the default output.
+    #[arg(long = "output", required = true)]
+    outputs: Vec<String>,
+    /// Transform name (its argv[0] and log name); default: the file name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Consumer group; default: tickwatch-transform-<name>.
+    #[arg(long)]
+    group: Option<String>,
+    /// Environment variables for the transform, KEY=VALUE (like transform.yaml `env`).
+    #[arg(long = "env", value_parser = parse_var)]
+    env: Vec<(String, String)>,
+    /// Memory limit of the module, MiB.
+    #[arg(long, default_value_t = 32)]
+    memory_mib: usize,
+    /// Fuel (about one unit per wasm instruction) each record may use before it traps.
+    #[arg(long, default_value_t = 100_000_000)]
+    fuel_per_record: u64,
+    /// Most records per batch handed to the module.
+    #[arg(long, default_value_t = 1000)]
+    batch_max: usize,
+    /// How long a batch may wait to fill, ms.
+    #[arg(long, default_value_t = 20)]
+    linger_ms: u64,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty() && !k.starts_with("REDPANDA_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE (and keys may not start with REDPANDA_)"))
+}
+
+pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result<()> {
+    let TransformAction::Run(args) = action;
+    if args.outputs.len() > 8 {
+        anyhow::bail!("--output: at most 8 output topics (Redpanda's limit), got {}", args.outputs.len());
+    }
+    let bytes = std::fs::read(&args.wasm).map_err(|e| {
+        anyhow::anyhow!("--wasm {}: {e}; build the transforms with `make transforms`", args.wasm.display())
+    })?;
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.wasm.file_stem().map_or("transform".into(), |s| s.to_string_lossy().into_owned()));
+    let (engine, module) = compile(&bytes).map_err(|e| anyhow::anyhow!("--wasm {}: {e}", args.wasm.display()))?;
+    let lookup = Arc::new(RegistryLookup {
+        client: RegistryClient::new(&settings.registry.url),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let vm_cfg = VmConfig {
+        name: name.clone(),
+        input_topic: args.input.clone(),
+        output_topics: args.outputs.clone(),
+        env: args.env.clone(),
+        memory_limit: args.memory_mib << 20,
+        fuel_per_record: args.fuel_per_record,
+    };
+    let cfg = RunnerConfig {
+        input: args.input.clone(),
+        outputs: args.outputs.clone(),
+        group: args.group.clone().unwrap_or_else(|| format!("tickwatch-transform-{name}")),
+        batch_max: args.batch_max,
+        linger: Duration::from_millis(args.linger_ms),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let broker = settings.broker.clone();
+    let handle = tokio::runtime::Handle::current();
+    let outputs = args.outputs.len();
+    let worker_stop = stop.clone();
+    // The VM and the consumer block: they live on a thread of their own.
+    let worker = std::thread::Builder::new().name("transform-host".into()).spawn(move || {
+        let mut vm = TransformVm::start(&engine, &module, vm_cfg, lookup)
+            .map_err(|e| anyhow::anyhow!("starting the transform: {e:?}"))?;
+        let stats =
+            RunnerStats { records_out: (0..outputs).map(|_| Default::default()).collect(), ..Default::default() };
+        let result = runner::run(&broker, &cfg, &mut vm, handle, &worker_stop, &stats);
+        tracing::info!(
+            records_in = stats.records_in.load(Ordering::Relaxed),
+            records_out = ?stats.records_out.iter().map(|c| c.load(Ordering::Relaxed)).collect::<Vec<_>>(),
+            "transform host stopped"
+        );
+        result.map_err(anyhow::Error::from)
+    })?;
+    let waiter = tokio::task::spawn_blocking(move || worker.join());
+    tokio::pin!(waiter);
+    tokio::select! {
+        joined = &mut waiter => return joined?.map_err(|_| anyhow::anyhow!("the transform host thread panicked"))?,
+        _ = super::shutdown_signal() => stop.store(true, Ordering::Relaxed),
+    }
+    waiter.await?.map_err(|_| anyhow::anyhow!("the transform host thread panicked"))?
+}

@@ -1,0 +1,170 @@
+//! Feeds a transform from a Kafka-API broker like Redpanda would: consume the input topic in
+//! a consumer group, run each partition's batch through the VM, produce the outputs with an
+//! idempotent producer (output partition = input partition modulo the output's partition
+//! count), and commit the input offsets only after every output is acknowledged. A kill at
+//! any point loses nothing; the batch in flight is redone (at least once, same keys).
+
+use crate::encoding::Payload;
+use crate::vm::{BatchResult, InRecord, TransformVm};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tickwatch_runtime::broker::{self, ReliableProducer};
+use tickwatch_runtime::settings::BrokerSettings;
+
+/// The header carrying `topic/partition/offset` of each input record into the module.
+pub const SOURCE_HEADER: &str = "tickwatch-source";
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    pub input: String,
+    pub outputs: Vec<String>,
+    pub group: String,
+    /// Most records handed to the VM at once.
+    pub batch_max: usize,
+    /// How long to wait for a batch to fill.
+    pub linger: Duration,
+}
+
+/// Counters the host exposes (records in, out per output, traps).
+#[derive(Debug, Default)]
+pub struct RunnerStats {
+    pub records_in: AtomicU64,
+    pub records_out: Vec<AtomicU64>,
+    pub batches: AtomicU64,
+    pub process_micros: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("the transform trapped at {topic}/{partition}@{offset}: {message}; nothing after {topic}/{partition}@{committed} was committed. Fix the transform (or its input) and restart")]
+    Trapped { topic: String, partition: i32, offset: String, committed: i64, message: String },
+    #[error("broker: {0}")]
+    Broker(#[from] broker::BrokerError),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("output topic {0} does not exist (create the declared topics first: `tickwatch topics create`)")]
+    MissingOutput(String),
+    #[error("at most 8 output topics, got {0}")]
+    TooManyOutputs(usize),
+}
+
+fn output_partitions(consumer: &BaseConsumer, topics: &[String]) -> Result<Vec<i32>, RunnerError> {
+    topics
+        .iter()
+        .map(|t| {
+            let md = consumer.fetch_metadata(Some(t), Duration::from_secs(10))?;
+            let n = md.topics().first().map_or(0, |m| m.partitions().len() as i32);
+            if n == 0 {
+                return Err(RunnerError::MissingOutput(t.clone()));
+            }
+            Ok(n)
+        })
+        .collect()
+}
+
+/// Run until `stop` is set. Blocking: call it from a thread of its own.
+pub fn run(
+    settings: &BrokerSettings,
+    cfg: &RunnerConfig,
+    vm: &mut TransformVm,
+    runtime: tokio::runtime::Handle,
+    stop: &AtomicBool,
+    stats: &RunnerStats,
+) -> Result<(), RunnerError> {
+    if cfg.outputs.len() > 8 {
+        return Err(RunnerError::TooManyOutputs(cfg.outputs.len()));
+    }
+    let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
+    let partitions_of = output_partitions(&consumer, &cfg.outputs)?;
+    consumer.subscribe(&[&cfg.input])?;
+    let producer = Arc::new(ReliableProducer::new(settings)?);
+    tracing::info!(input = %cfg.input, outputs = ?cfg.outputs, group = %cfg.group, "transform host running");
+    while !stop.load(Ordering::Relaxed) {
+        // Gather up to batch_max records or until linger passes.
+        let mut by_partition: BTreeMap<i32, Vec<InRecord>> = BTreeMap::new();
+        let deadline = Instant::now() + cfg.linger;
+        let mut n = 0;
+        while n < cfg.batch_max {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(msg) = consumer.poll(if n == 0 { Duration::from_millis(200) } else { left }) else {
+                if n > 0 || Instant::now() >= deadline {
+                    break;
+                }
+                continue;
+            };
+            let msg = msg?;
+            let mut headers: Vec<(Vec<u8>, Option<Vec<u8>>)> = msg
+                .headers()
+                .map(|h| h.iter().map(|h| (h.key.as_bytes().to_vec(), h.value.map(<[u8]>::to_vec))).collect())
+                .unwrap_or_default();
+            headers.push((
+                SOURCE_HEADER.as_bytes().to_vec(),
+                Some(format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()).into_bytes()),
+            ));
+            by_partition.entry(msg.partition()).or_default().push(InRecord {
+                payload: Payload {
+                    key: msg.key().map(<[u8]>::to_vec),
+                    value: msg.payload().map(<[u8]>::to_vec),
+                    headers,
+                },
+                timestamp_ms: msg.timestamp().to_millis().unwrap_or(-1),
+                offset: msg.offset(),
+            });
+            n += 1;
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        for (partition, records) in by_partition {
+            let first = records.first().map_or(-1, |r| r.offset);
+            let last = records.last().map_or(-1, |r| r.offset);
+            stats.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
+            let started = Instant::now();
+            let outputs = match vm.process(records) {
+                BatchResult::Done(o) => o,
+                BatchResult::Trapped { offset, message } => {
+                    return Err(RunnerError::Trapped {
+                        topic: cfg.input.clone(),
+                        partition,
+                        offset: offset.map_or_else(|| format!("{first}..{last} (start-up)"), |o| o.to_string()),
+                        committed: first,
+                        message,
+                    })
+                }
+            };
+            stats.process_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            // Produce everything, then wait for every acknowledgement.
+            runtime.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for o in outputs {
+                    let producer = producer.clone();
+                    let topic = cfg.outputs[o.output].clone();
+                    let part = partition % partitions_of[o.output];
+                    if let Some(c) = stats.records_out.get(o.output) {
+                        c.fetch_add(1, Ordering::Relaxed);
+                    }
+                    set.spawn(async move {
+                        let p = o.payload;
+                        producer
+                            .send_with_headers(&topic, Some(part), p.key.as_deref(), p.value.as_deref(), &p.headers)
+                            .await
+                    });
+                }
+                while let Some(done) = set.join_next().await {
+                    done.expect("send task does not panic")?;
+                }
+                Ok::<(), broker::BrokerError>(())
+            })?;
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&cfg.input, partition, Offset::Offset(last + 1))?;
+            consumer.commit(&tpl, CommitMode::Sync)?;
+        }
+    }
+    Ok(())
+}
