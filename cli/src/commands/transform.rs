@@ -37,9 +37,9 @@ pub struct RunArgs {
     /// Memory limit of the module, MiB.
     #[arg(long, default_value_t = 32)]
     memory_mib: usize,
-    /// Fuel (about one unit per wasm instruction) each record may use before it traps.
-    #[arg(long, default_value_t = 100_000_000)]
-    fuel_per_record: u64,
+    /// How long one record may run before the transform traps, ms.
+    #[arg(long, default_value_t = 1000)]
+    record_timeout_ms: u64,
     /// Most records per batch handed to the module.
     #[arg(long, default_value_t = 1000)]
     batch_max: usize,
@@ -78,7 +78,7 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
         output_topics: args.outputs.clone(),
         env: args.env.clone(),
         memory_limit: args.memory_mib << 20,
-        fuel_per_record: args.fuel_per_record,
+        record_time_limit: Duration::from_millis(args.record_timeout_ms),
     };
     let cfg = RunnerConfig {
         input: args.input.clone(),

@@ -1,8 +1,8 @@
 //! The `redpanda_transform` imports, as Redpanda's broker implements them.
 
 use crate::encoding::{Cursor, Payload};
-use crate::vm::{read_bytes, write_bytes, BatchResult, Closed, Current, HostState, OutRecord};
-use wasmtime::{Caller, Linker};
+use crate::vm::{memory, read_bytes, write_bytes, BatchResult, Closed, Current, HostState, OutRecord};
+use wasmtime::{AsContextMut, Caller, Linker};
 
 const NO_BATCH: i32 = -1;
 const BUFFER_TOO_SMALL: i32 = -2;
@@ -66,6 +66,8 @@ fn read_batch_header(
     let largest = records.iter().map(|r| r.1.len()).max().unwrap_or(0);
     let count = records.len() as i32;
     c.data_mut().current = Some(Current { records, next: 0 });
+    // Waiting for a batch is not the module's time.
+    c.as_context_mut().set_epoch_deadline(crate::vm::ticks(crate::vm::STARTUP_TIME_LIMIT));
     write_bytes(&mut c, base_offset, &first.to_le_bytes())?;
     write_bytes(&mut c, record_count, &count.to_le_bytes())?;
     write_bytes(&mut c, leader_epoch, &0i32.to_le_bytes())?;
@@ -87,26 +89,36 @@ fn read_next_record(
     buf: i32,
     len: i32,
 ) -> wasmtime::Result<i32> {
-    let Some(cur) = c.data().current.as_ref() else { return Ok(NO_BATCH) };
-    let Some((record, bytes)) = cur.records.get(cur.next) else { return Ok(NO_BATCH) };
-    if bytes.len() > len.max(0) as usize {
+    let mem = memory(&mut c)?;
+    // Memory and host state together: the payload goes straight into the module, no copy.
+    let (bytes_out, state) = mem.data_and_store_mut(&mut c);
+    let Some(cur) = state.current.as_mut() else { return Ok(NO_BATCH) };
+    let Some((record, payload)) = cur.records.get(cur.next) else { return Ok(NO_BATCH) };
+    if payload.len() > len.max(0) as usize {
         return Ok(BUFFER_TOO_SMALL);
     }
-    let (ts, off, bytes) = (record.timestamp_ms, record.offset, bytes.clone());
-    write_bytes(&mut c, buf, &bytes)?;
-    write_bytes(&mut c, attributes, &[0u8])?;
-    write_bytes(&mut c, timestamp, &ts.to_le_bytes())?;
-    write_bytes(&mut c, offset, &off.to_le_bytes())?;
-    let data = c.data_mut();
-    if let Some(cur) = data.current.as_mut() {
-        cur.next += 1;
-    }
-    data.offset = Some(off);
-    data.record_time_ms = ts;
-    let fuel = data.cfg.fuel_per_record;
-    // Each record gets its own budget: a record that loops forever traps here, not later.
-    c.set_fuel(fuel)?;
-    Ok(bytes.len() as i32)
+    put(bytes_out, buf, payload)?;
+    put(bytes_out, attributes, &[0u8])?;
+    put(bytes_out, timestamp, &record.timestamp_ms.to_le_bytes())?;
+    put(bytes_out, offset, &record.offset.to_le_bytes())?;
+    let (ts, off, n) = (record.timestamp_ms, record.offset, payload.len());
+    cur.next += 1;
+    state.offset = Some(off);
+    state.record_time_ms = ts;
+    let limit = crate::vm::ticks(state.cfg.record_time_limit);
+    // Each record gets its own deadline: a record that loops forever traps on its own offset.
+    c.as_context_mut().set_epoch_deadline(limit);
+    Ok(n as i32)
+}
+
+/// Bounds-checked copy into the module's memory.
+fn put(mem: &mut [u8], ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let start = ptr as u32 as usize;
+    let dst = start.checked_add(bytes.len()).and_then(|end| mem.get_mut(start..end)).ok_or_else(|| {
+        wasmtime::Error::msg(format!("pointer {start} + {} is outside the module's memory", bytes.len()))
+    })?;
+    dst.copy_from_slice(bytes);
+    Ok(())
 }
 
 fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> wasmtime::Result<i32> {

@@ -45,12 +45,20 @@ pub struct VmConfig {
     pub env: Vec<(String, String)>,
     /// Linear memory limit of the module, bytes.
     pub memory_limit: usize,
-    /// Fuel (about one unit per wasm instruction) each record may use.
-    pub fuel_per_record: u64,
+    /// How long one record may run before the module traps (Redpanda's per-record limit).
+    pub record_time_limit: std::time::Duration,
 }
 
-/// Fuel for everything a module does before it reads its first record.
-pub const STARTUP_FUEL: u64 = 10_000_000_000;
+/// Time a module may take before it reads its first record (environment, schema registration).
+pub const STARTUP_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The epoch ticks every 10 ms (a finer tick costs a wake-up per tick on a busy core);
+/// deadlines are counted in ticks, rounded up.
+const TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
+pub(crate) fn ticks(d: std::time::Duration) -> u64 {
+    (d.as_millis() as u64).div_ceil(TICK.as_millis() as u64)
+}
 
 pub(crate) struct Current {
     pub records: Vec<(InRecord, Vec<u8>)>,
@@ -73,14 +81,20 @@ pub struct HostState {
     pub(crate) monotonic_ns: u64,
     pub(crate) limits: StoreLimits,
     pub(crate) registry: Arc<dyn SchemaLookup>,
+    pub(crate) memory: Option<Memory>,
 }
 
-/// The module's linear memory.
+/// The module's linear memory (looked up once: export lookups by name are not free).
 pub(crate) fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Memory> {
-    caller
+    if let Some(m) = caller.data().memory {
+        return Ok(m);
+    }
+    let m = caller
         .get_export("memory")
         .and_then(|e| e.into_memory())
-        .ok_or_else(|| wasmtime::Error::msg("the module exports no memory"))
+        .ok_or_else(|| wasmtime::Error::msg("the module exports no memory"))?;
+    caller.data_mut().memory = Some(m);
+    Ok(m)
 }
 
 pub(crate) fn read_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
@@ -121,8 +135,17 @@ pub struct TransformVm {
 /// Compile a module once; share it between VMs.
 pub fn compile(wasm: &[u8]) -> wasmtime::Result<(Engine, Module)> {
     let mut config = Config::new();
-    config.consume_fuel(true);
+    // Time limits by epoch interruption: far cheaper than counting fuel on every instruction.
+    config.epoch_interruption(true);
     let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    std::thread::Builder::new().name("wasm-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(TICK);
+        }
+    })?;
     let module = Module::new(&engine, wasm)?;
     for export in ["_start", "memory"] {
         if module.get_export(export).is_none() {
@@ -166,12 +189,14 @@ impl TransformVm {
             record_time_ms: 0,
             monotonic_ns: 0,
             registry,
+            memory: None,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limits);
-        // Start-up (before the first record: environment, schema registration) has its own
-        // budget, so a tight per-record limit does not starve it.
-        store.set_fuel(STARTUP_FUEL.max(store.data().cfg.fuel_per_record))?;
+        // Start-up (before the first record) has its own limit, so a tight per-record limit
+        // does not starve it.
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(STARTUP_TIME_LIMIT));
         let mut linker = Linker::new(engine);
         crate::abi::link(&mut linker)?;
         crate::sr::link(&mut linker)?;

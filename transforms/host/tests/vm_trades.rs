@@ -77,7 +77,7 @@ fn config(prefix: &str) -> VmConfig {
         output_topics: vec![format!("{prefix}.trades"), format!("{prefix}.raw.trades.quarantine")],
         env: vec![("TW_MAX_JUMP_BPS".into(), "2000".into())],
         memory_limit: 32 << 20,
-        fuel_per_record: 50_000_000,
+        record_time_limit: std::time::Duration::from_secs(1),
     }
 }
 
@@ -146,17 +146,17 @@ fn trades_are_normalized_and_bad_ones_quarantined() {
 }
 
 #[test]
-fn a_record_that_exhausts_its_fuel_is_reported_with_its_offset() {
+fn a_record_over_its_time_limit_is_reported_with_its_offset() {
     let s = setup();
     let (engine, module) = module();
     let mut cfg = config(&s.prefix);
-    cfg.fuel_per_record = 2_000;
+    cfg.record_time_limit = std::time::Duration::ZERO;
     let mut vm = TransformVm::start(engine, module, cfg, s.lookup.clone()).unwrap();
     let bytes = wire::frame(s.raw_id, &raw("NKNUSDT", "0.3412", "1").to_avro().unwrap());
     match vm.process(vec![record(7, bytes)]) {
         BatchResult::Trapped { offset, message } => {
             assert_eq!(offset, Some(7));
-            assert!(message.contains("fuel"), "{message}");
+            assert!(message.contains("interrupt"), "{message}");
         }
         other => panic!("{other:?}"),
     }
