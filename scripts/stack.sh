@@ -54,8 +54,12 @@ wait_healthy() {
 }
 
 # start NAME CMD...: run CMD detached (own session, survives this shell), pid in run/NAME.pid.
+# The wait for health is bounded (30 s); the registry gets 5 minutes, since
+# it first reads its whole _schemas log back (about 30 ms per stored batch on Tansu over S3).
 start() {
     local name="$1"; shift
+    local tries=120
+    [ "$name" = registry ] && tries=1200
     if pid_alive "$name" && healthy "$name"; then
         return 0
     fi
@@ -65,7 +69,7 @@ start() {
     log "starting $name on 127.0.0.1:$(service_port "$name")"
     setsid nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN/$name.pid"
-    wait_healthy "$name"
+    wait_healthy "$name" "$tries"
 }
 
 write_settings() {

@@ -7,6 +7,7 @@
 use crate::encoding::Payload;
 use crate::vm::{BatchResult, InRecord, TransformVm};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -41,7 +42,7 @@ pub struct RunnerStats {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
-    #[error("the transform trapped at {topic}/{partition}@{offset}: {message}; nothing after {topic}/{partition}@{committed} was committed. Fix the transform (or its input) and restart")]
+    #[error("the transform trapped at {topic}/{partition}@{offset}: {message}; offsets from {topic}/{partition}@{committed} on are not committed. Fix the transform (or its input) and restart")]
     Trapped { topic: String, partition: i32, offset: String, committed: i64, message: String },
     #[error("broker: {0}")]
     Broker(#[from] broker::BrokerError),
@@ -163,7 +164,19 @@ pub fn run(
             })?;
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&cfg.input, partition, Offset::Offset(last + 1))?;
-            consumer.commit(&tpl, CommitMode::Sync)?;
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+                // Another member took the partition over: it redoes this batch (at least once).
+                let moved = matches!(
+                    e.rdkafka_error_code(),
+                    Some(RDKafkaErrorCode::RebalanceInProgress)
+                        | Some(RDKafkaErrorCode::IllegalGeneration)
+                        | Some(RDKafkaErrorCode::UnknownMemberId)
+                );
+                if !moved {
+                    return Err(e.into());
+                }
+                tracing::warn!(partition, error = %e, "commit refused after a rebalance; the new owner repeats the batch");
+            }
         }
     }
     Ok(())
