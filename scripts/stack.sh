@@ -54,12 +54,12 @@ wait_healthy() {
 }
 
 # start NAME CMD...: run CMD detached (own session, survives this shell), pid in run/NAME.pid.
-# The wait for health is bounded (30 s); the registry gets 5 minutes, since
-# it first reads its whole _schemas log back (about 30 ms per stored batch on Tansu over S3).
+# The wait for health is bounded (30 s); the registry gets 15 minutes, since it first reads
+# its whole _schemas log back (about 35 ms per stored registration on Tansu over S3).
 start() {
     local name="$1"; shift
     local tries=120
-    [ "$name" = registry ] && tries=1200
+    [ "$name" = registry ] && tries=3600
     if pid_alive "$name" && healthy "$name"; then
         return 0
     fi

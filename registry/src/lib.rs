@@ -17,6 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tickwatch_runtime::settings::{BrokerSettings, RegistrySettings};
 
+/// How long start-up may spend reading `_schemas` back. Tansu over S3 serves about one stored
+/// batch per fetch (~35 ms each), so a log of 10 000 registrations takes about 6 minutes.
+pub const REPLAY_TIMEOUT: Duration = Duration::from_secs(900);
+
 /// Open the log, rebuild the state and serve HTTP until `shutdown` resolves.
 pub async fn serve(
     broker: &BrokerSettings,
@@ -24,7 +28,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let log = log::SchemaLog::open(broker, &registry.topic).await?;
-    let service = Arc::new(service::Registry::open(log, Duration::from_secs(60)).await?);
+    let service = Arc::new(service::Registry::open(log, REPLAY_TIMEOUT).await?);
     let listener = tokio::net::TcpListener::bind(&registry.listen)
         .await
         .map_err(|source| ServeError::Bind { addr: registry.listen.clone(), source })?;

@@ -89,7 +89,12 @@ impl SchemaLog {
         tokio::task::spawn_blocking(move || {
             let mut records = Vec::new();
             let mut skipped = 0u64;
+            let mut next_report = Instant::now() + Duration::from_secs(10);
             loop {
+                if Instant::now() > next_report {
+                    tracing::info!(topic = %topic, records = records.len(), "still reading the registry log back");
+                    next_report += Duration::from_secs(10);
+                }
                 if Instant::now() > deadline {
                     return Err(LogError::ReplayTimeout { topic, secs: timeout.as_secs(), bootstrap });
                 }
