@@ -3,6 +3,7 @@
 //! (`listing`), which data-quality rule a record breaks (`rules`, `reason`), and the normalized
 //! record for the ones that pass (`trades`, ...).
 
+pub mod depth;
 pub mod listing;
 pub mod reason;
 pub mod route;

@@ -2,25 +2,11 @@
 //! Schema Registry behind its schema-registry ABI: exact normalized records on output 0,
 //! quarantine records with reason and source position on output 1, and the limits.
 
-use std::sync::Arc;
+mod common;
+
+use common::{config, module, record, setup, NOW_MS};
 use tickwatch_model::{wire, AvroRecord, QuarantineRecord, RawTrade, TakerSide, Trade};
-use tickwatch_runtime::registry_client::RegistryClient;
-use tickwatch_testkit::{repo_root, stack, unique};
-use tickwatch_transform_host::encoding::Payload;
-use tickwatch_transform_host::{compile, BatchResult, InRecord, RegistryLookup, TransformVm, VmConfig};
-
-const NOW_MS: i64 = 1_634_036_400_000;
-
-fn wasm() -> Vec<u8> {
-    let path = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
-    std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing: run `make transforms` first", path.display()))
-}
-
-/// Compiled once for all tests of this file (compiling is the slow part).
-fn module() -> &'static (wasmtime::Engine, wasmtime::Module) {
-    static MODULE: std::sync::OnceLock<(wasmtime::Engine, wasmtime::Module)> = std::sync::OnceLock::new();
-    MODULE.get_or_init(|| compile(&wasm()).unwrap())
-}
+use tickwatch_transform_host::{compile, BatchResult, InRecord, TransformVm, VmConfig};
 
 fn raw(symbol: &str, price: &str, id: &str) -> RawTrade {
     RawTrade {
@@ -37,62 +23,26 @@ fn raw(symbol: &str, price: &str, id: &str) -> RawTrade {
     }
 }
 
-fn record(offset: i64, value: Vec<u8>) -> InRecord {
-    InRecord {
-        payload: Payload {
-            key: Some(b"NKNUSDT".to_vec()),
-            value: Some(value),
-            headers: vec![
-                (b"tickwatch-source".to_vec(), Some(format!("raw.trades/0/{offset}").into_bytes())),
-                (b"traceparent".to_vec(), Some(b"00-abc-def-01".to_vec())),
-            ],
-        },
-        timestamp_ms: NOW_MS,
-        offset,
-    }
+fn trades_config(prefix: &str) -> VmConfig {
+    config("tw-trades", "raw.trades", &["trades", "raw.trades.quarantine"], prefix)
 }
 
-struct Setup {
-    runtime: tokio::runtime::Runtime,
-    lookup: Arc<RegistryLookup>,
-    raw_id: u32,
-    prefix: String,
-}
-
-fn setup() -> Setup {
-    let stack = stack();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let client = RegistryClient::new(&stack.settings.registry.url);
-    let prefix = unique("vm");
-    let raw_id =
-        runtime.block_on(client.register(&format!("{prefix}.raw.trades-value"), RawTrade::SCHEMA_JSON)).unwrap();
-    let lookup = Arc::new(RegistryLookup { client, runtime: runtime.handle().clone() });
-    Setup { runtime, lookup, raw_id, prefix }
-}
-
-fn config(prefix: &str) -> VmConfig {
-    VmConfig {
-        name: "tw-trades".into(),
-        input_topic: format!("{prefix}.raw.trades"),
-        output_topics: vec![format!("{prefix}.trades"), format!("{prefix}.raw.trades.quarantine")],
-        env: vec![("TW_MAX_JUMP_BPS".into(), "2000".into())],
-        memory_limit: 32 << 20,
-        record_time_limit: std::time::Duration::from_secs(1),
-    }
+fn rec(offset: i64, value: Vec<u8>) -> InRecord {
+    record("raw.trades", b"NKNUSDT", offset, value)
 }
 
 #[test]
 fn trades_are_normalized_and_bad_ones_quarantined() {
-    let s = setup();
-    let (engine, module) = module();
-    let mut vm = TransformVm::start(engine, module, config(&s.prefix), s.lookup.clone()).unwrap();
+    let s = setup("raw.trades", RawTrade::SCHEMA_JSON);
+    let (engine, module) = module("tw-trades");
+    let mut vm = TransformVm::start(engine, module, trades_config(&s.prefix), s.lookup.clone()).unwrap();
     let frame = |r: &RawTrade| wire::frame(s.raw_id, &r.to_avro().unwrap());
     let batch = vec![
-        record(100, frame(&raw("NKNUSDT", "0.3412", "1"))),
-        record(101, frame(&raw("NKNUSDT", "-0.3412", "2"))),
-        record(102, frame(&raw("NOPEUSDT", "1", "3"))),
-        record(103, b"not avro at all".to_vec()),
-        record(104, frame(&raw("NKNUSDT", "0.3413", "5"))),
+        rec(100, frame(&raw("NKNUSDT", "0.3412", "1"))),
+        rec(101, frame(&raw("NKNUSDT", "-0.3412", "2"))),
+        rec(102, frame(&raw("NOPEUSDT", "1", "3"))),
+        rec(103, b"not avro at all".to_vec()),
+        rec(104, frame(&raw("NKNUSDT", "0.3413", "5"))),
     ];
     let outputs = match vm.process(batch) {
         BatchResult::Done(o) => o,
@@ -137,7 +87,7 @@ fn trades_are_normalized_and_bad_ones_quarantined() {
         vec![(101, "price_not_positive".into()), (102, "unknown_instrument".into()), (103, "undecodable".into())]
     );
     // A second batch on the same VM: state (last good price) carries over.
-    let next = vm.process(vec![record(105, frame(&raw("NKNUSDT", "0.9", "6")))]);
+    let next = vm.process(vec![rec(105, frame(&raw("NKNUSDT", "0.9", "6")))]);
     let BatchResult::Done(o) = next else { panic!("{next:?}") };
     let q = QuarantineRecord::from_avro(wire::unframe(o[0].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
     assert_eq!((o[0].output, q.reason.as_str()), (1, "price_jump"));
@@ -147,13 +97,13 @@ fn trades_are_normalized_and_bad_ones_quarantined() {
 
 #[test]
 fn a_record_over_its_time_limit_is_reported_with_its_offset() {
-    let s = setup();
-    let (engine, module) = module();
-    let mut cfg = config(&s.prefix);
+    let s = setup("raw.trades", RawTrade::SCHEMA_JSON);
+    let (engine, module) = module("tw-trades");
+    let mut cfg = trades_config(&s.prefix);
     cfg.record_time_limit = std::time::Duration::ZERO;
     let mut vm = TransformVm::start(engine, module, cfg, s.lookup.clone()).unwrap();
     let bytes = wire::frame(s.raw_id, &raw("NKNUSDT", "0.3412", "1").to_avro().unwrap());
-    match vm.process(vec![record(7, bytes)]) {
+    match vm.process(vec![rec(7, bytes)]) {
         BatchResult::Trapped { offset, message } => {
             assert_eq!(offset, Some(7));
             assert!(message.contains("interrupt"), "{message}");
@@ -166,9 +116,9 @@ fn a_record_over_its_time_limit_is_reported_with_its_offset() {
 
 #[test]
 fn the_memory_limit_is_enforced_and_bad_modules_are_refused() {
-    let s = setup();
-    let (engine, module) = module();
-    let mut cfg = config(&s.prefix);
+    let s = setup("raw.trades", RawTrade::SCHEMA_JSON);
+    let (engine, module) = module("tw-trades");
+    let mut cfg = trades_config(&s.prefix);
     cfg.memory_limit = 512 << 10; // below the module's own minimum
     let err = TransformVm::start(engine, module, cfg, s.lookup.clone()).err().expect("refused");
     assert!(format!("{err:?}").contains("memory"), "{err:?}");

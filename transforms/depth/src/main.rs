@@ -1,0 +1,12 @@
+//! `raw.depth` → `depth` (output 0), refused records → `raw.depth.quarantine` (output 1).
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    tickwatch_transform_shell::run(tickwatch_transform_core::depth::DepthNormalizer::new);
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("tw-depth is a Redpanda data transform: build it with `make transforms` (target wasm32-wasip1)");
+    std::process::exit(2);
+}
