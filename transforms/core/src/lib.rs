@@ -6,6 +6,7 @@
 pub mod depth;
 pub mod listing;
 pub mod reason;
+pub mod reference;
 pub mod route;
 pub mod rules;
 pub mod trades;
