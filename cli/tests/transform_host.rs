@@ -12,11 +12,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{wire, AvroRecord, QuarantineRecord, RawTrade, TakerSide, Trade};
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::registry_client::RegistryClient;
-use tickwatch_testkit::{repo_root, stack, unique, ChildGuard};
+use tickwatch_testkit::{free_port, repo_root, stack, unique, ChildGuard};
 
 const SYMBOLS: [&str; 3] = ["NKNUSDT", "LRCBTC", "BLZETH"];
 
-fn spawn_host(prefix: &str) -> ChildGuard {
+fn spawn_host(prefix: &str, metrics_port: u16) -> ChildGuard {
     let wasm = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
     assert!(wasm.exists(), "{} is missing: run `make transforms` first", wasm.display());
     let child = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
@@ -27,6 +27,7 @@ fn spawn_host(prefix: &str) -> ChildGuard {
         .args(["--input", &format!("{prefix}.raw.trades")])
         .args(["--output", &format!("{prefix}.trades"), "--output", &format!("{prefix}.raw.trades.quarantine")])
         .args(["--group", &format!("{prefix}-host"), "--batch-max", "50"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -88,13 +89,14 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
     let registry = RegistryClient::new(&stack.settings.registry.url);
     let raw_id = registry.register(&format!("{prefix}.raw.trades-value"), RawTrade::SCHEMA_JSON).await.unwrap();
 
-    // 1,200 trades; every tenth has a negative price and must land in quarantine.
+    // 1,200 trades, half before the first host starts and half after it was killed; every
+    // tenth has a negative price and must land in quarantine.
     let producer = std::sync::Arc::new(ReliableProducer::new(&b).unwrap());
-    let mut sends = tokio::task::JoinSet::new();
     let now_us = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
     let total = 1_200;
     let mut good = BTreeSet::new();
     let mut bad = 0;
+    let mut inputs = Vec::new();
     for i in 0..total {
         let symbol = SYMBOLS[i % 3];
         let negative = i % 10 == 7;
@@ -115,25 +117,37 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
         } else {
             good.insert(t.trade_id.clone());
         }
-        let value = wire::frame(raw_id, &t.to_avro().unwrap());
-        let (producer, topic) = (producer.clone(), format!("{prefix}.raw.trades"));
-        sends.spawn(async move { producer.send(&topic, None, symbol.as_bytes(), Some(&value)).await.unwrap() });
+        inputs.push((symbol, wire::frame(raw_id, &t.to_avro().unwrap())));
     }
-    while let Some(sent) = sends.join_next().await {
-        sent.unwrap();
-    }
-    let produced_at = Instant::now();
+    let topic = format!("{prefix}.raw.trades");
+    let write = |batch: Vec<(&'static str, Vec<u8>)>| {
+        let (producer, topic) = (producer.clone(), topic.clone());
+        async move {
+            let mut sends = tokio::task::JoinSet::new();
+            for (symbol, value) in batch {
+                let (producer, topic) = (producer.clone(), topic.clone());
+                sends.spawn(async move { producer.send(&topic, None, symbol.as_bytes(), Some(&value)).await.unwrap() });
+            }
+            while let Some(sent) = sends.join_next().await {
+                sent.unwrap();
+            }
+        }
+    };
+    let second_half = inputs.split_off(total / 2);
+    write(inputs).await;
 
     let c = reader(&prefix);
     let mut seen = Seen::default();
-    let first = spawn_host(&prefix);
+    let first = spawn_host(&prefix, free_port());
     let deadline = Instant::now() + Duration::from_secs(120);
     while seen.total() < total / 3 {
         assert!(Instant::now() < deadline, "the host produced only {} records", seen.total());
         seen.poll(&c, &prefix, Duration::from_millis(200));
     }
-    drop(first); // SIGKILL in mid-stream
-    let _second = spawn_host(&prefix);
+    drop(first); // SIGKILL in mid-stream: the second half arrives while no host runs
+    write(second_half).await;
+    let metrics_port = free_port();
+    let _second = spawn_host(&prefix, metrics_port);
     while seen.clean.len() < good.len() || seen.quarantined.len() < bad {
         assert!(
             Instant::now() < deadline,
@@ -144,7 +158,6 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
         );
         seen.poll(&c, &prefix, Duration::from_millis(200));
     }
-    eprintln!("all {} outputs {:?} after the input was written", seen.total(), produced_at.elapsed());
     seen.poll(&c, &prefix, Duration::from_secs(2));
     // Nothing lost, nothing invented.
     assert_eq!(seen.clean.keys().cloned().collect::<BTreeSet<_>>(), good);
@@ -154,6 +167,24 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
     for (id, copies) in &seen.clean {
         assert!(copies.windows(2).all(|w| w[0] == w[1]), "{id} has differing copies");
     }
+    // The host counts what it did: every record in came out on one of the two outputs.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
+    let value = |name: &str, output: Option<&str>| -> u64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && output.is_none_or(|o| l.contains(&format!("output=\"{prefix}.{o}\""))))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from\n{metrics}"))
+    };
+    let records_in = value("tickwatch_transform_records_in_total", None);
+    assert!(records_in >= (total / 2) as u64, "the second host did the second half: {records_in}");
+    assert_eq!(
+        records_in,
+        value("tickwatch_transform_records_out_total", Some("trades"))
+            + value("tickwatch_transform_records_out_total", Some("raw.trades.quarantine"))
+    );
+    assert_eq!(value("tickwatch_transform_traps_total", None), 0);
     // And the values are exact.
     let sample = Trade::from_avro(wire::unframe(&seen.clean["t0"][0]).unwrap().1).unwrap();
     assert_eq!(

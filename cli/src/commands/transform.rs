@@ -46,6 +46,9 @@ pub struct RunArgs {
     /// How long a batch may wait to fill, ms.
     #[arg(long, default_value_t = 20)]
     linger_ms: u64,
+    /// Where to serve Prometheus /metrics (default: metrics.listen from the settings).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -90,15 +93,22 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
     let stop = Arc::new(AtomicBool::new(false));
     let broker = settings.broker.clone();
     let handle = tokio::runtime::Handle::current();
-    let outputs = args.outputs.len();
+    let stats = Arc::new(RunnerStats::new(args.outputs.len()));
+    let traps = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let listen = args.metrics_listen.clone().unwrap_or_else(|| settings.metrics.listen.clone());
+    serve_metrics(&listen, name.clone(), args.input.clone(), args.outputs.clone(), stats.clone(), traps.clone())
+        .await?;
     let worker_stop = stop.clone();
+    let worker_stats = stats.clone();
     // The VM and the consumer block: they live on a thread of their own.
     let worker = std::thread::Builder::new().name("transform-host".into()).spawn(move || {
         let mut vm = TransformVm::start(&engine, &module, vm_cfg, lookup)
             .map_err(|e| anyhow::anyhow!("starting the transform: {e:?}"))?;
-        let stats =
-            RunnerStats { records_out: (0..outputs).map(|_| Default::default()).collect(), ..Default::default() };
+        let stats = worker_stats;
         let result = runner::run(&broker, &cfg, &mut vm, handle, &worker_stop, &stats);
+        if matches!(result, Err(runner::RunnerError::Trapped { .. })) {
+            traps.fetch_add(1, Ordering::Relaxed);
+        }
         tracing::info!(
             records_in = stats.records_in.load(Ordering::Relaxed),
             records_out = ?stats.records_out.iter().map(|c| c.load(Ordering::Relaxed)).collect::<Vec<_>>(),
@@ -113,4 +123,32 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
         _ = super::shutdown_signal() => stop.store(true, Ordering::Relaxed),
     }
     waiter.await?.map_err(|_| anyhow::anyhow!("the transform host thread panicked"))?
+}
+
+/// Serve the host's counters on `/metrics` until the process ends.
+async fn serve_metrics(
+    listen: &str,
+    name: String,
+    input: String,
+    outputs: Vec<String>,
+    stats: Arc<RunnerStats>,
+    traps: Arc<std::sync::atomic::AtomicU64>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot serve /metrics on {listen}: {e}; pass a free --metrics-listen"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let body = stats.render(&name, &input, &outputs, traps.load(Ordering::Relaxed));
+            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
+        }),
+    );
+    tracing::info!(listen, "serving /metrics");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the /metrics server stopped");
+        }
+    });
+    Ok(())
 }

@@ -181,3 +181,51 @@ pub fn run(
     }
     Ok(())
 }
+
+impl RunnerStats {
+    pub fn new(outputs: usize) -> RunnerStats {
+        RunnerStats { records_out: (0..outputs).map(|_| AtomicU64::new(0)).collect(), ..Default::default() }
+    }
+
+    /// The counters in Prometheus text format.
+    pub fn render(&self, transform: &str, input: &str, outputs: &[String], traps: u64) -> String {
+        let labels = format!("transform=\"{transform}\",input=\"{input}\"");
+        let mut s = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, u64)>| {
+            s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (extra, v) in lines {
+                s.push_str(&format!("{name}{{{labels}{extra}}} {v}\n"));
+            }
+        };
+        metric(
+            "tickwatch_transform_records_in_total",
+            "counter",
+            "Records handed to the transform.",
+            vec![(String::new(), self.records_in.load(Ordering::Relaxed))],
+        );
+        metric(
+            "tickwatch_transform_records_out_total",
+            "counter",
+            "Records the transform wrote, per output topic.",
+            outputs
+                .iter()
+                .zip(&self.records_out)
+                .map(|(o, c)| (format!(",output=\"{o}\""), c.load(Ordering::Relaxed)))
+                .collect(),
+        );
+        metric(
+            "tickwatch_transform_batches_total",
+            "counter",
+            "Batches processed and committed.",
+            vec![(String::new(), self.batches.load(Ordering::Relaxed))],
+        );
+        metric(
+            "tickwatch_transform_process_microseconds_total",
+            "counter",
+            "Time spent inside the transform, microseconds (divide by batches for the mean batch latency).",
+            vec![(String::new(), self.process_micros.load(Ordering::Relaxed))],
+        );
+        metric("tickwatch_transform_traps_total", "counter", "Traps of the transform.", vec![(String::new(), traps)]);
+        s
+    }
+}
