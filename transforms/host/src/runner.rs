@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 use tickwatch_runtime::broker::{self, ReliableProducer};
 use tickwatch_runtime::settings::BrokerSettings;
 
-/// The header carrying `topic/partition/offset` of each input record into the module.
+/// The header carrying `topic/partition/offset` of each input record into the module. The
+/// host runs any transform, so it does not link tickwatch's own; theirs read the same name
+/// (`tickwatch_transform_core::route::SOURCE_HEADER`).
 pub const SOURCE_HEADER: &str = "tickwatch-source";
 
 #[derive(Debug, Clone)]
