@@ -59,13 +59,7 @@ impl Normalize for DepthNormalizer {
     type Clean = BookUpdate;
 
     fn normalize(&mut self, raw: &RawBookUpdate, broker_time_ms: i64) -> Result<BookUpdate, Rejection> {
-        let listing = self.listings.get(&raw.venue, &raw.symbol).ok_or_else(|| {
-            Rejection::new(
-                QuarantineReason::UnknownInstrument,
-                "known_instrument/v1",
-                format!("{} {} is not in symbols.yaml", raw.venue, raw.symbol),
-            )
-        })?;
+        let listing = self.listings.require(&raw.venue, &raw.symbol)?;
         rules::timely(raw.event_time_us, broker_time_ms, &self.rules)?;
         let snapshot = raw.update_kind == BookUpdateKind::Snapshot;
         let bids = side(&raw.bids, listing, snapshot, "bid")?;

@@ -76,6 +76,17 @@ impl ListingBook {
         self.by_symbol.get(&(venue.to_string(), symbol.to_string()))
     }
 
+    /// The listing, or the `unknown_instrument` rejection every normalizer gives.
+    pub fn require(&self, venue: &str, symbol: &str) -> Result<&Listing, crate::rules::Rejection> {
+        self.get(venue, symbol).ok_or_else(|| {
+            crate::rules::Rejection::new(
+                crate::reason::QuarantineReason::UnknownInstrument,
+                "known_instrument/v1",
+                format!("{venue} {symbol} is not in symbols.yaml"),
+            )
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.by_symbol.len()
     }

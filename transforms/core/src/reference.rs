@@ -27,13 +27,7 @@ impl Normalize for ReferenceNormalizer {
     type Clean = ReferencePrice;
 
     fn normalize(&mut self, raw: &RawReferencePrice, broker_time_ms: i64) -> Result<ReferencePrice, Rejection> {
-        let listing = self.listings.get(&raw.venue, &raw.symbol).ok_or_else(|| {
-            Rejection::new(
-                QuarantineReason::UnknownInstrument,
-                "known_instrument/v1",
-                format!("{} {} is not in symbols.yaml", raw.venue, raw.symbol),
-            )
-        })?;
+        let listing = self.listings.require(&raw.venue, &raw.symbol)?;
         if raw.mark_price.is_none() && raw.index_price.is_none() && raw.funding_rate.is_none() {
             return Err(Rejection::new(
                 QuarantineReason::Undecodable,

@@ -21,13 +21,7 @@ impl TradeNormalizer {
 
     /// `broker_time_ms` is the record's broker timestamp (the transform's clock).
     pub fn normalize(&mut self, raw: &RawTrade, broker_time_ms: i64) -> Result<Trade, Rejection> {
-        let listing = self.listings.get(&raw.venue, &raw.symbol).ok_or_else(|| {
-            Rejection::new(
-                QuarantineReason::UnknownInstrument,
-                "known_instrument/v1",
-                format!("{} {} is not in symbols.yaml", raw.venue, raw.symbol),
-            )
-        })?;
+        let listing = self.listings.require(&raw.venue, &raw.symbol)?;
         rules::positive_price(raw.price)?;
         rules::positive_size(raw.size)?;
         rules::timely(raw.event_time_us, broker_time_ms, &self.rules)?;
