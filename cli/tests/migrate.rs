@@ -77,24 +77,30 @@ async fn migrate_creates_every_table_once() {
         .unwrap();
     assert_eq!(engine[0]["engine"], "ReplacingMergeTree");
 
-    // Exact decimals, and duplicates of a natural key collapse under FINAL.
+    // Exact decimals and microseconds, and duplicates of a natural key collapse under FINAL.
+    // A recent time: the raw tables' TTL (7 days) would delete an old row.
+    let event_us =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as i64 - 3_600_000_123;
     for _ in 0..2 {
-        ch.execute(
+        ch.execute(&format!(
             "INSERT INTO trades (venue, instrument, base, quote, kind, venue_symbol, trade_id, price, size, taker_side, event_time, receive_time, source_lag_ms) \
              VALUES ('binance', 'NKN-USDT', 'NKN', 'USDT', 'SPOT', 'NKNUSDT', '42', '0.000000000000000001', '99999999999999999999.999999999999999999', 'BUY', \
-             '2021-10-12 10:00:00.123456', '2021-10-12 10:00:00.125', 1)",
-        )
+             fromUnixTimestamp64Micro({event_us}), fromUnixTimestamp64Micro({}), 1)",
+            event_us + 2_000
+        ))
         .await
         .unwrap();
     }
     let rows = ch
-        .query_rows("SELECT toString(price) AS p, toString(size) AS s, toString(event_time) AS t FROM trades FINAL")
+        .query_rows(
+            "SELECT toString(price) AS p, toString(size) AS s, toUnixTimestamp64Micro(event_time) AS t FROM trades FINAL",
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["p"], "0.000000000000000001");
     assert_eq!(rows[0]["s"], "99999999999999999999.999999999999999999");
-    assert_eq!(rows[0]["t"], "2021-10-12 10:00:00.123456");
+    assert_eq!(rows[0]["t"].as_str().and_then(|t| t.parse::<i64>().ok()).or(rows[0]["t"].as_i64()), Some(event_us));
     ch.execute(&format!("DROP DATABASE `{db}`")).await.ok();
     std::fs::remove_file(settings).ok();
 }
