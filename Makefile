@@ -17,7 +17,7 @@ wasm: ## build what the in-broker transforms link (model, transform core) for wa
 	$(CARGO) build -p tickwatch-model -p tickwatch-transform-core --target wasm32-wasip1
 
 transforms: ## build the .wasm transforms (target/wasm32-wasip1/wasm/tw-*.wasm)
-	$(CARGO) build --profile wasm -p tickwatch-transform-trades -p tickwatch-transform-depth -p tickwatch-transform-reference --target wasm32-wasip1
+	$(CARGO) build --profile wasm -p tickwatch-transform-trades -p tickwatch-transform-depth -p tickwatch-transform-reference -p tickwatch-transform-dex --target wasm32-wasip1
 
 test: stack-up wasm transforms ## start the local stack (if needed) and run the whole suite against it
 	$(CARGO) test --workspace --no-fail-fast
@@ -25,7 +25,7 @@ test: stack-up wasm transforms ## start the local stack (if needed) and run the 
 lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p tickwatch-transform-shell -p tickwatch-transform-trades -p tickwatch-transform-depth -p tickwatch-transform-reference --target wasm32-wasip1 -- -D warnings
+	$(CARGO) clippy -p tickwatch-transform-shell -p tickwatch-transform-trades -p tickwatch-transform-depth -p tickwatch-transform-reference -p tickwatch-transform-dex --target wasm32-wasip1 -- -D warnings
 
 fmt: ## format the code
 	$(CARGO) fmt --all

@@ -4,7 +4,7 @@
 # rpk's usual profile, flags and environment select the cluster. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-TRANSFORMS=(trades depth reference)
+TRANSFORMS=(trades depth reference dex)
 
 if [ "${1:-}" = "--delete" ]; then
     for t in "${TRANSFORMS[@]}"; do

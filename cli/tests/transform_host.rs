@@ -1,7 +1,7 @@
 //! `tickwatch transform run` with the real `tw-trades.wasm`, the real broker and registry:
 //! raw trades in, exact normalized trades and quarantine records out, and a SIGKILL of the
 //! host in mid-stream that loses nothing (duplicates only as at-least-once repeats of the
-//! same record).
+//! same record); the host's metrics read directly and through the stack's Prometheus.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{wire, AvroRecord, QuarantineRecord, RawTrade, TakerSide, Trade};
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::registry_client::RegistryClient;
+use tickwatch_testkit::prometheus::{query_value, ScrapeTarget};
 use tickwatch_testkit::{free_port, repo_root, stack, unique, ChildGuard};
 
 const SYMBOLS: [&str; 3] = ["NKNUSDT", "LRCBTC", "BLZETH"];
@@ -185,6 +186,27 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
             + value("tickwatch_transform_records_out_total", Some("raw.trades.quarantine"))
     );
     assert_eq!(value("tickwatch_transform_traps_total", None), 0);
+    // Every record's trip through the host was timed, and every batch's time in the VM.
+    let delays = value("tickwatch_transform_record_delay_seconds_count", None);
+    assert_eq!(delays, records_in);
+    let batches = value("tickwatch_transform_batches_total", None);
+    assert!(batches > 0 && value("tickwatch_transform_batch_seconds_count", None) == batches);
+    // The stack's Prometheus scrapes the same figures.
+    let _target = ScrapeTarget::add(stack, &prefix, &format!("127.0.0.1:{metrics_port}"));
+    let promql = format!("tickwatch_transform_records_in_total{{input=\"{prefix}.raw.trades\"}}");
+    let scraped = loop {
+        if let Some(v) = query_value(stack, &promql).await {
+            break v;
+        }
+        assert!(Instant::now() < deadline + Duration::from_secs(30), "Prometheus never scraped {promql}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(scraped as u64, records_in);
+    let p95 = format!(
+        "histogram_quantile(0.95, tickwatch_transform_record_delay_seconds_bucket{{input=\"{prefix}.raw.trades\"}})"
+    );
+    let p95 = query_value(stack, &p95).await.expect("the delay histogram is queryable");
+    assert!(p95 > 0.0, "a 95th percentile delay of {p95} s");
     // And the values are exact.
     let sample = Trade::from_avro(wire::unframe(&seen.clean["t0"][0]).unwrap().1).unwrap();
     assert_eq!(

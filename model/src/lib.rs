@@ -6,6 +6,7 @@ pub mod avro;
 pub mod catalog;
 pub mod codec;
 pub mod decimal;
+pub mod hex;
 pub mod instrument;
 pub mod records;
 pub mod symbols;

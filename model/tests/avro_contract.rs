@@ -213,6 +213,8 @@ fn reference_and_dex_and_kline_round_trip() {
         removed: false,
         block_time_us: 1,
         receive_time_us: 2,
+        status: SwapStatus::Confirmed,
+        version: 1,
     });
     round_trip(&DexSwap {
         chain: "ethereum".into(),

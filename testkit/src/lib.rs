@@ -1,6 +1,11 @@
 //! Tests that need real servers call [`stack()`]: it runs `scripts/stack.sh up` (install what
 //! is missing, start what is not running; a no-op when the stack is up) once per test
 //! process, serialised across processes with `flock`, and returns the endpoints.
+//! [`evm`] turns the recorded EVM logs of `../shared/fixtures` into raw records;
+//! [`prometheus`] has the stack's Prometheus scrape a test's process and reads it back.
+
+pub mod evm;
+pub mod prometheus;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -35,8 +35,12 @@ pub struct RawDexLog {
     pub removed: bool,
     pub block_time_us: UnixMicros,
     pub receive_time_us: UnixMicros,
+    /// Where the log stands on its chain; the ingestor republishes it when this changes.
+    pub status: SwapStatus,
+    /// Grows with each status change of this log.
+    pub version: i64,
 }
-avro_fields!(RawDexLog { chain, chain_id, protocol, address, topics [array], data, block_number, block_hash, parent_hash, tx_hash, log_index, removed, block_time_us, receive_time_us });
+avro_fields!(RawDexLog { chain, chain_id, protocol, address, topics [array], data, block_number, block_hash, parent_hash, tx_hash, log_index, removed, block_time_us, receive_time_us, status, version });
 avro_record!(RawDexLog, "RawDexLog", "raw_dex_log.avsc");
 
 /// A decoded swap (topic `dex.swaps`).

@@ -1,5 +1,7 @@
-//! Venue symbol → canonical instrument, from `config/symbols.yaml` (baked into the build).
+//! Venue symbol → canonical instrument, and DEX pool → pair, from `config/symbols.yaml`
+//! (baked into the build; the `TW_SYMBOLS` transform variable adds or replaces entries).
 
+use crate::dex::pool::Pool;
 use std::collections::HashMap;
 use tickwatch_model::symbols::Symbols;
 use tickwatch_model::{Decimal, InstrumentId, InstrumentKind};
@@ -35,18 +37,43 @@ pub enum ListingError {
     Invalid { field: String, message: String },
 }
 
-/// All listings, by (venue, venue symbol).
+/// All listings, by (venue, venue symbol), and all pools, by (chain id, lowercase address).
 #[derive(Debug, Clone, Default)]
 pub struct ListingBook {
     by_symbol: HashMap<(String, String), Listing>,
+    pools: HashMap<(i64, String), Pool>,
 }
+
+/// The transform variable whose YAML (the shape of `symbols.yaml`, usually in flow style)
+/// adds entries to the baked file or replaces those with the same (venue, symbol) or
+/// (chain id, address).
+pub const SYMBOLS_VAR: &str = "TW_SYMBOLS";
 
 /// The symbols file as it was when this crate was built.
 pub const BAKED_SYMBOLS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/symbols.yaml"));
 
 impl ListingBook {
     pub fn from_yaml(text: &str) -> Result<ListingBook, ListingError> {
-        let symbols: Symbols = serde_yaml::from_str(text).map_err(|e| ListingError::Parse(e.to_string()))?;
+        ListingBook::from_symbols(parse(text)?)
+    }
+
+    /// The baked file with the entries of `overrides` (see [`SYMBOLS_VAR`]) merged in.
+    pub fn with_overrides(text: &str, overrides: &str) -> Result<ListingBook, ListingError> {
+        let mut symbols = parse(text)?;
+        let extra = parse(overrides).map_err(|e| ListingError::Parse(format!("{SYMBOLS_VAR}: {e}")))?;
+        symbols.asset_aliases.extend(extra.asset_aliases);
+        for a in extra.aliases {
+            symbols.aliases.retain(|b| (&b.venue, &b.symbol) != (&a.venue, &a.symbol));
+            symbols.aliases.push(a);
+        }
+        for p in extra.pools {
+            symbols.pools.retain(|q| q.chain_id != p.chain_id || !q.address.eq_ignore_ascii_case(&p.address));
+            symbols.pools.push(p);
+        }
+        ListingBook::from_symbols(symbols)
+    }
+
+    fn from_symbols(symbols: Symbols) -> Result<ListingBook, ListingError> {
         symbols.validate().map_err(|e| ListingError::Invalid { field: e.field, message: e.message })?;
         let rename = |asset: &str| symbols.asset_aliases.get(asset).cloned().unwrap_or_else(|| asset.to_string());
         let mut by_symbol = HashMap::new();
@@ -63,12 +90,28 @@ impl ListingBook {
             };
             by_symbol.insert((a.venue.clone(), a.symbol.clone()), listing);
         }
-        Ok(ListingBook { by_symbol })
+        let pools = symbols.pools.iter().map(|p| ((p.chain_id, p.address.to_ascii_lowercase()), Pool::new(p, &rename)));
+        Ok(ListingBook { by_symbol, pools: pools.collect() })
     }
 
     /// The listings baked in at build time.
     pub fn baked() -> ListingBook {
         ListingBook::from_yaml(BAKED_SYMBOLS).expect("config/symbols.yaml is checked by the test suite")
+    }
+
+    /// The baked listings, with the [`SYMBOLS_VAR`] entries from `vars` if it is set.
+    pub fn baked_with_vars<'a>(
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ListingBook, ListingError> {
+        match vars.into_iter().find(|(k, _)| *k == SYMBOLS_VAR) {
+            Some((_, extra)) => ListingBook::with_overrides(BAKED_SYMBOLS, extra),
+            None => Ok(ListingBook::baked()),
+        }
+    }
+
+    /// The pool at `address` (any case) on chain `chain_id`.
+    pub fn pool(&self, chain_id: i64, address: &str) -> Option<&Pool> {
+        self.pools.get(&(chain_id, address.to_ascii_lowercase()))
     }
 
     pub fn get(&self, venue: &str, symbol: &str) -> Option<&Listing> {
@@ -94,6 +137,10 @@ impl ListingBook {
     pub fn is_empty(&self) -> bool {
         self.by_symbol.is_empty()
     }
+}
+
+fn parse(text: &str) -> Result<Symbols, ListingError> {
+    serde_yaml::from_str(text).map_err(|e| ListingError::Parse(e.to_string()))
 }
 
 #[cfg(test)]
@@ -123,6 +170,45 @@ mod tests {
         let yaml = "asset_aliases: {XBT: BTC}\naliases:\n  - {venue: bybit, symbol: XBTUSD, instrument: XBT-USD-PERP, price_precision: 1, size_precision: 0}\n";
         let book = ListingBook::from_yaml(yaml).unwrap();
         assert_eq!(book.get("bybit", "XBTUSD").unwrap().canonical, "BTC-USD-PERP");
+    }
+
+    #[test]
+    fn the_variable_adds_and_replaces_entries() {
+        let extra = "{aliases: [{venue: okx, symbol: ETH-USDT, instrument: ETH-USDT, price_precision: 2, size_precision: 6}, \
+                     {venue: okx, symbol: BTC-USDT-SWAP, instrument: BTC-USDT-PERP, contract_size: '0.001', price_precision: 1, size_precision: 2}]}";
+        let book = ListingBook::baked_with_vars([("OTHER", "x"), (SYMBOLS_VAR, extra)]).unwrap();
+        assert_eq!(book.get("okx", "ETH-USDT").unwrap().canonical, "ETH-USDT");
+        assert_eq!(book.get("okx", "BTC-USDT-SWAP").unwrap().contract_size.to_string(), "0.001");
+        assert_eq!(book.len(), ListingBook::baked().len() + 1);
+        let pool = "{pools: [{chain: ethereum, chain_id: 1, address: '0x88E6A0C2DDD26FEEB64F039A2C41296FCB3F5640', protocol: uniswap_v3, \
+                    token0: {symbol: USDC, decimals: 6}, token1: {symbol: ETH, decimals: 18}, base: token1}]}";
+        let book = ListingBook::baked_with_vars([(SYMBOLS_VAR, pool)]).unwrap();
+        assert_eq!(book.pool(1, "0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640").unwrap().instrument, "ETH-USDC");
+        let err = ListingBook::baked_with_vars([(SYMBOLS_VAR, "{aliases: [{venue: okx}]}")]).unwrap_err().to_string();
+        assert!(err.contains(SYMBOLS_VAR), "{err}");
+    }
+
+    #[test]
+    fn pools_are_checked() {
+        let pool = |fields: &str| {
+            format!("pools:\n  - {{chain: ethereum, chain_id: 1, {fields}, token0: {{symbol: USDC, decimals: 6}}, token1: {{symbol: WETH, decimals: 18}}, base: token1}}\n")
+        };
+        let ok = pool("address: '0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640', protocol: uniswap_v3");
+        assert_eq!(
+            ListingBook::from_yaml(&ok)
+                .unwrap()
+                .pool(1, "0x88E6A0C2DDD26FEEB64F039A2C41296FCB3F5640")
+                .unwrap()
+                .instrument,
+            "WETH-USDC"
+        );
+        let err = ListingBook::from_yaml(&pool("address: '0x88e6', protocol: uniswap_v3")).unwrap_err().to_string();
+        assert!(err.contains("pools[0].address"), "{err}");
+        let err =
+            ListingBook::from_yaml(&pool("address: '0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640', protocol: sushi"))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("pools[0].protocol") && err.contains("uniswap_v2"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum QuarantineReason {
     DuplicateKey,
     /// A quantity that cannot be converted exactly (contract size × size off the 18-place grid).
     Inexact,
+    /// An on-chain log that is not an event of its pool's protocol (wrong topic0).
+    UnknownEvent,
 }
 
 impl QuarantineReason {
@@ -30,6 +32,7 @@ impl QuarantineReason {
         QuarantineReason::PriceJump,
         QuarantineReason::DuplicateKey,
         QuarantineReason::Inexact,
+        QuarantineReason::UnknownEvent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl QuarantineReason {
             QuarantineReason::PriceJump => "price_jump",
             QuarantineReason::DuplicateKey => "duplicate_key",
             QuarantineReason::Inexact => "inexact_quantity",
+            QuarantineReason::UnknownEvent => "unknown_event",
         }
     }
 }

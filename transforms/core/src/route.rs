@@ -1,6 +1,8 @@
 //! One input record in, one output record out: decode by the writer schema id, normalize,
 //! and route to the clean topic or to quarantine. Nothing is dropped: every input becomes
-//! exactly one output. The `.wasm` shells and the tests drive this the same way.
+//! exactly one output, except a record whose whole content is state folded into a later
+//! record of the same key (a Uniswap V2 `Sync`, whose reserves the next `Swap` carries).
+//! The `.wasm` shells and the tests drive this the same way.
 
 use crate::reason::QuarantineReason;
 use crate::rules::Rejection;
@@ -25,8 +27,17 @@ pub struct Input<'a> {
 /// Where the one output goes, and its bytes (Confluent framed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routed {
-    Clean { key: Vec<u8>, value: Vec<u8> },
-    Quarantine { key: Option<Vec<u8>>, value: Vec<u8>, reason: QuarantineReason },
+    Clean {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Quarantine {
+        key: Option<Vec<u8>>,
+        value: Vec<u8>,
+        reason: QuarantineReason,
+    },
+    /// Taken into the normalizer's state; a later clean record carries it (see [`Normalize::absorb`]).
+    Absorbed,
 }
 
 /// A normalizer for one raw topic.
@@ -34,6 +45,11 @@ pub trait Normalize {
     type Raw: AvroRecord;
     type Clean: AvroRecord;
     fn normalize(&mut self, raw: &Self::Raw, broker_time_ms: i64) -> Result<Self::Clean, Rejection>;
+    /// `Ok(true)` when the record is state for later records of its key rather than a record
+    /// of its own (it then yields no output); checked before [`Normalize::normalize`].
+    fn absorb(&mut self, _raw: &Self::Raw, _broker_time_ms: i64) -> Result<bool, Rejection> {
+        Ok(false)
+    }
     /// Partition key of a clean record (the canonical instrument).
     fn key(clean: &Self::Clean) -> &str;
     fn venue(raw: &Self::Raw) -> Option<&str>;
@@ -103,6 +119,11 @@ impl<N: Normalize> Router<N> {
         }
         .map_err(|e| undecodable(e.to_string()))?;
         let venue = N::venue(&raw).map(str::to_string);
+        match self.normalizer.absorb(&raw, input.broker_time_ms) {
+            Ok(true) => return Ok(Routed::Absorbed),
+            Ok(false) => {}
+            Err(r) => return Err((r, venue, None)),
+        }
         let clean = self.normalizer.normalize(&raw, input.broker_time_ms).map_err(|r| (r, venue, None))?;
         let mut out = Vec::with_capacity(160);
         wire::write_header(self.clean_schema_id, &mut out);

@@ -7,6 +7,7 @@ pub mod abi;
 pub mod encoding;
 pub mod runner;
 pub mod sr;
+pub mod stats;
 pub mod vm;
 pub mod wasi;
 

@@ -5,15 +5,16 @@
 //! any point loses nothing; the batch in flight is redone (at least once, same keys).
 
 use crate::encoding::Payload;
+pub use crate::stats::RunnerStats;
 use crate::vm::{BatchResult, InRecord, TransformVm};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_runtime::broker::{self, ReliableProducer};
 use tickwatch_runtime::settings::BrokerSettings;
 
@@ -31,15 +32,6 @@ pub struct RunnerConfig {
     pub batch_max: usize,
     /// How long to wait for a batch to fill.
     pub linger: Duration,
-}
-
-/// Counters the host exposes (records in, out per output, traps).
-#[derive(Debug, Default)]
-pub struct RunnerStats {
-    pub records_in: AtomicU64,
-    pub records_out: Vec<AtomicU64>,
-    pub batches: AtomicU64,
-    pub process_micros: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +118,7 @@ pub fn run(
         for (partition, records) in by_partition {
             let first = records.first().map_or(-1, |r| r.offset);
             let last = records.last().map_or(-1, |r| r.offset);
+            let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp_ms).collect();
             stats.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
             let started = Instant::now();
             let outputs = match vm.process(records) {
@@ -140,7 +133,9 @@ pub fn run(
                     })
                 }
             };
-            stats.process_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            let in_vm = started.elapsed();
+            stats.process_micros.fetch_add(in_vm.as_micros() as u64, Ordering::Relaxed);
+            stats.batch_seconds.observe(in_vm);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             // Produce everything, then wait for every acknowledgement.
             runtime.block_on(async {
@@ -164,6 +159,10 @@ pub fn run(
                 }
                 Ok::<(), broker::BrokerError>(())
             })?;
+            let acked_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            for ts in timestamps.into_iter().filter(|ts| *ts >= 0) {
+                stats.record_delay_seconds.observe(Duration::from_millis(acked_ms.saturating_sub(ts).max(0) as u64));
+            }
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&cfg.input, partition, Offset::Offset(last + 1))?;
             if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
@@ -182,52 +181,4 @@ pub fn run(
         }
     }
     Ok(())
-}
-
-impl RunnerStats {
-    pub fn new(outputs: usize) -> RunnerStats {
-        RunnerStats { records_out: (0..outputs).map(|_| AtomicU64::new(0)).collect(), ..Default::default() }
-    }
-
-    /// The counters in Prometheus text format.
-    pub fn render(&self, transform: &str, input: &str, outputs: &[String], traps: u64) -> String {
-        let labels = format!("transform=\"{transform}\",input=\"{input}\"");
-        let mut s = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<(String, u64)>| {
-            s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for (extra, v) in lines {
-                s.push_str(&format!("{name}{{{labels}{extra}}} {v}\n"));
-            }
-        };
-        metric(
-            "tickwatch_transform_records_in_total",
-            "counter",
-            "Records handed to the transform.",
-            vec![(String::new(), self.records_in.load(Ordering::Relaxed))],
-        );
-        metric(
-            "tickwatch_transform_records_out_total",
-            "counter",
-            "Records the transform wrote, per output topic.",
-            outputs
-                .iter()
-                .zip(&self.records_out)
-                .map(|(o, c)| (format!(",output=\"{o}\""), c.load(Ordering::Relaxed)))
-                .collect(),
-        );
-        metric(
-            "tickwatch_transform_batches_total",
-            "counter",
-            "Batches processed and committed.",
-            vec![(String::new(), self.batches.load(Ordering::Relaxed))],
-        );
-        metric(
-            "tickwatch_transform_process_microseconds_total",
-            "counter",
-            "Time spent inside the transform, microseconds (divide by batches for the mean batch latency).",
-            vec![(String::new(), self.process_micros.load(Ordering::Relaxed))],
-        );
-        metric("tickwatch_transform_traps_total", "counter", "Traps of the transform.", vec![(String::new(), traps)]);
-        s
-    }
 }

@@ -4,8 +4,9 @@
 //! Output topic 0 is the clean topic; output topic 1 the quarantine topic (default
 //! `<input>.quarantine`). Routing happens inside the SDK callback, which always returns
 //! `Ok`: an error there would kill the VM and Redpanda would retry the same record forever,
-//! so every record ends in exactly one of the two outputs instead. Input headers (trace
-//! context) are carried to the output.
+//! so every record ends in exactly one of the two outputs instead (or, for a record that is
+//! only state for the next one of its key, in that one). Input headers (trace context) are
+//! carried to the output.
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
@@ -49,7 +50,9 @@ mod wasm {
         let clean_id = register(&mut sr, &format!("{clean}-value"), N::Clean::SCHEMA_JSON);
         let quarantine_id =
             register(&mut sr, &format!("{quarantine}-value"), tickwatch_model::QuarantineRecord::SCHEMA_JSON);
-        let router = RefCell::new(Router::new(make(ListingBook::baked(), rules), &input, clean_id, quarantine_id));
+        let listings = ListingBook::baked_with_vars(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap_or_else(|e| fatal(format!("bad transform variable: {e}")));
+        let router = RefCell::new(Router::new(make(listings, rules), &input, clean_id, quarantine_id));
         on_record_written(move |event: WriteEvent, writer: &mut RecordWriter| {
             let rec = &event.record;
             let source = rec.headers().iter().find(|h| h.key() == SOURCE_HEADER.as_bytes()).and_then(|h| h.value());
@@ -70,6 +73,7 @@ mod wasm {
                     BorrowedRecord::new_with_headers(key.as_deref(), Some(&value), headers),
                     WriteOptions::to_topic(&quarantine),
                 ),
+                Routed::Absorbed => Ok(()),
             }
         })
     }
