@@ -114,3 +114,58 @@ fn the_symbols_variable_adds_a_pool_at_deploy_time() {
     assert_eq!((swap.instrument.as_str(), swap.price.to_string()), ("TKN-WETH", "0.000000050064716806".into()));
     assert_eq!((swap.tick, swap.base_size.to_string()), (Some(-168_108), "2780431.904511285232400653".into()));
 }
+
+#[test]
+fn older_and_newer_writer_schemas_pass_through() {
+    let Some(dir) = fixtures() else { return };
+    let source = LogSource {
+        chain: "ethereum",
+        chain_id: 1,
+        protocol: "uniswap_v3",
+        block_time_us: NOW_MS * 1000 - 12_000_000,
+        receive_time_us: NOW_MS * 1000 - 11_000_000,
+    };
+    let path = dir.join("ethereum/uniswap_v3/log_swap_USDC-WETH-005_pool_0x88e6a0c2_tx_0x26112538.json");
+    let log = fixture_log(&path, &source);
+    let s = setup("raw.dex", RawDexLog::SCHEMA_JSON);
+    let mut schema: serde_json::Value = serde_json::from_str(RawDexLog::SCHEMA_JSON).unwrap();
+    let fields = schema["fields"].as_array_mut().unwrap();
+    // The first raw.dex schema had no status and version: a PENDING log at version 0 is the
+    // same datum without its last two bytes (enum index 0, long 0).
+    fields.retain(|f| f["name"] != "status" && f["name"] != "version");
+    let older = schema.to_string();
+    // A newer producer adds a field with a default; its datum has one more long at the end.
+    let mut schema: serde_json::Value = serde_json::from_str(RawDexLog::SCHEMA_JSON).unwrap();
+    let added = serde_json::json!({"name": "gas_used", "type": "long", "default": 0});
+    schema["fields"].as_array_mut().unwrap().push(added);
+    let newer = schema.to_string();
+    let register = |subject: &str, text: &str| {
+        s.runtime.block_on(s.lookup.client.register(&format!("{}.{subject}-value", s.prefix), text)).unwrap()
+    };
+    let (older_id, newer_id) = (register("older", &older), register("newer", &newer));
+    let datum = log.to_avro().unwrap();
+    assert_eq!(&datum[datum.len() - 2..], &[0, 0]);
+    let older_datum = datum[..datum.len() - 2].to_vec();
+    let mut newer_datum = datum.clone();
+    newer_datum.extend([0x90, 0xc8, 0x02]); // zigzag varint of 21 000
+
+    let (engine, module) = module("tw-dex");
+    let cfg = config("tw-dex", "raw.dex", &["dex.swaps", "raw.dex.quarantine"], &s.prefix);
+    let mut vm = TransformVm::start(engine, module, cfg, s.lookup.clone()).unwrap();
+    let batch = vec![
+        record("raw.dex", b"k", 1, wire::frame(older_id, &older_datum)),
+        record("raw.dex", b"k", 2, wire::frame(newer_id, &newer_datum)),
+        record("raw.dex", b"k", 3, wire::frame(s.raw_id, &datum)),
+    ];
+    let BatchResult::Done(out) = vm.process(batch) else { panic!("trapped") };
+    let swaps: Vec<DexSwap> = out
+        .iter()
+        .map(|o| {
+            assert_eq!(o.output, 0, "every writer version decodes");
+            DexSwap::from_avro(wire::unframe(o.payload.value.as_ref().unwrap()).unwrap().1).unwrap()
+        })
+        .collect();
+    assert_eq!(swaps.len(), 3);
+    assert!(swaps.iter().all(|w| w == &swaps[0]), "the same log, whatever its writer schema");
+    assert_eq!((swaps[0].status, swaps[0].price.to_string()), (SwapStatus::Pending, "3115.963161695143604064".into()));
+}
