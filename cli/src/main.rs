@@ -53,6 +53,11 @@ enum Command {
     },
     /// Check every configuration file and print what is wrong, one line per problem.
     Check,
+    /// Order books: replay a recorded depth stream through a venue's sync rules.
+    Book {
+        #[command(subcommand)]
+        action: commands::book::BookAction,
+    },
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
     ChdbServe(commands::chdb::ChdbArgs),
 }
@@ -109,6 +114,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::transform::run(&settings, action).await
         }
         Command::Check => commands::check::run(&cli.config),
+        Command::Book { action } => commands::book::run(action),
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }
 }

@@ -1,3 +1,4 @@
+pub mod book;
 pub mod chdb;
 pub mod check;
 pub mod migrate;

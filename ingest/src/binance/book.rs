@@ -1,0 +1,145 @@
+//! Binance's local-book rules. Buffer the stream, fetch a snapshot, then:
+//! - spot: drop events with `u <= lastUpdateId`; the first applied event has
+//!   `U <= lastUpdateId + 1 <= u`; afterwards each event starts at or before the book's id + 1
+//!   (normally `U = previous u + 1`). Ids count changes, so a gap's size is exact.
+//! - USD-M: drop events with `u < lastUpdateId`; the first applied event has
+//!   `U <= lastUpdateId <= u`; afterwards `pu` equals the previous event's `u`. A gap's size
+//!   is unknown.
+//!
+//! After a gap the book is invalid: events are buffered again until the next snapshot.
+
+use super::messages::{DepthSnapshot, DepthUpdate};
+use crate::book::{Level, LevelError, Loss, OrderBook, Side, SyncEvent};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Market {
+    Spot,
+    UsdM,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No valid book: buffering until a snapshot.
+    Waiting,
+    /// A snapshot is in, no event applied on it yet.
+    Snapshot { id: i64 },
+    /// In sync at update id `id`.
+    Live { id: i64 },
+}
+
+pub struct BinanceBook {
+    market: Market,
+    book: OrderBook,
+    state: State,
+    buffer: Vec<DepthUpdate>,
+}
+
+fn levels(raw: &[(String, String)]) -> Result<Vec<Level>, LevelError> {
+    raw.iter().map(|(p, s)| Level::parse(p, s)).collect()
+}
+
+impl BinanceBook {
+    pub fn new(market: Market) -> BinanceBook {
+        BinanceBook { market, book: OrderBook::default(), state: State::Waiting, buffer: Vec::new() }
+    }
+
+    pub fn book(&self) -> &OrderBook {
+        &self.book
+    }
+
+    /// The update id the book stands at, if it is valid.
+    pub fn last_id(&self) -> Option<i64> {
+        match self.state {
+            State::Waiting => None,
+            State::Snapshot { id } | State::Live { id } => Some(id),
+        }
+    }
+
+    /// True while the book waits for a snapshot (at start and after a break).
+    pub fn needs_snapshot(&self) -> bool {
+        self.state == State::Waiting
+    }
+
+    /// Load a snapshot, then replay the buffered events on it.
+    pub fn on_snapshot(&mut self, snap: &DepthSnapshot) -> Vec<SyncEvent> {
+        let (bids, asks) = match (levels(&snap.bids), levels(&snap.asks)) {
+            (Ok(b), Ok(a)) => (b, a),
+            (Err(e), _) | (_, Err(e)) => return vec![SyncEvent::Rejected { why: format!("snapshot {e}") }],
+        };
+        self.book.reset(bids, asks);
+        self.state = State::Snapshot { id: snap.last_update_id };
+        let mut events = vec![SyncEvent::Snapshot { last_id: snap.last_update_id }];
+        for u in std::mem::take(&mut self.buffer) {
+            let e = self.on_update(u);
+            let broke = e.breaks_book();
+            events.push(e);
+            if broke {
+                break;
+            }
+        }
+        events
+    }
+
+    pub fn on_update(&mut self, u: DepthUpdate) -> SyncEvent {
+        let decision = match (self.market, self.state) {
+            (_, State::Waiting) => {
+                self.buffer.push(u);
+                return SyncEvent::Buffered;
+            }
+            // The first event after the snapshot and every later one obey the same bounds.
+            (Market::Spot, State::Snapshot { id } | State::Live { id }) => {
+                if u.last_id <= id {
+                    Err(None)
+                } else if u.first_id > id + 1 {
+                    Err(Some((id + 1, u.first_id, Loss::Exact((u.first_id - id - 1) as u64))))
+                } else {
+                    Ok(())
+                }
+            }
+            (Market::UsdM, State::Snapshot { id }) => {
+                if u.last_id < id {
+                    Err(None)
+                } else if u.first_id > id {
+                    Err(Some((id, u.first_id, Loss::Unknown)))
+                } else {
+                    Ok(())
+                }
+            }
+            (Market::UsdM, State::Live { id }) => match u.prev_last_id {
+                _ if u.last_id <= id => Err(None),
+                Some(pu) if pu == id => Ok(()),
+                Some(pu) => Err(Some((id, pu, Loss::Unknown))),
+                None => return SyncEvent::Rejected { why: format!("USD-M update {} has no pu", u.last_id) },
+            },
+        };
+        match decision {
+            Err(None) => SyncEvent::Stale { last_id: u.last_id },
+            Err(Some((expected, got, loss))) => {
+                self.invalidate();
+                self.buffer.push(u);
+                SyncEvent::Gap { expected, got, loss }
+            }
+            Ok(()) => self.apply(&u),
+        }
+    }
+
+    fn apply(&mut self, u: &DepthUpdate) -> SyncEvent {
+        let (bids, asks) = match (levels(&u.bids), levels(&u.asks)) {
+            (Ok(b), Ok(a)) => (b, a),
+            (Err(e), _) | (_, Err(e)) => {
+                // A level we cannot read leaves the book unknowable: rebuild.
+                self.invalidate();
+                return SyncEvent::Rejected { why: format!("update {}: {e}", u.last_id) };
+            }
+        };
+        bids.into_iter().for_each(|l| self.book.set(Side::Bid, l));
+        asks.into_iter().for_each(|l| self.book.set(Side::Ask, l));
+        self.state = State::Live { id: u.last_id };
+        SyncEvent::Applied { last_id: u.last_id }
+    }
+
+    fn invalidate(&mut self) {
+        self.book.clear();
+        self.state = State::Waiting;
+    }
+}

@@ -1,0 +1,67 @@
+//! Bybit's book rules: a snapshot replaces the book (also the one with `u = 1` after a service
+//! restart, and the periodic resend with an unchanged `u`); each delta has `u` one above the
+//! previous push's. Ids count pushes, so a gap's size is exact. After a gap the book is
+//! invalid until the next snapshot (the connector resubscribes).
+
+use super::messages::OrderbookData;
+use crate::book::{Level, LevelError, Loss, OrderBook, Side, SyncEvent};
+
+#[derive(Default)]
+pub struct BybitBook {
+    book: OrderBook,
+    last_u: Option<i64>,
+}
+
+fn levels(raw: &[(String, String)]) -> Result<Vec<Level>, LevelError> {
+    raw.iter().map(|(p, s)| Level::parse(p, s)).collect()
+}
+
+impl BybitBook {
+    pub fn book(&self) -> &OrderBook {
+        &self.book
+    }
+
+    pub fn last_id(&self) -> Option<i64> {
+        self.last_u
+    }
+
+    pub fn needs_snapshot(&self) -> bool {
+        self.last_u.is_none()
+    }
+
+    pub fn on_push(&mut self, is_snapshot: bool, d: &OrderbookData) -> SyncEvent {
+        let (bids, asks) = match (levels(&d.bids), levels(&d.asks)) {
+            (Ok(b), Ok(a)) => (b, a),
+            (Err(e), _) | (_, Err(e)) => {
+                self.invalidate();
+                return SyncEvent::Rejected { why: format!("update {}: {e}", d.update_id) };
+            }
+        };
+        if is_snapshot {
+            self.book.reset(bids, asks);
+            self.last_u = Some(d.update_id);
+            return SyncEvent::Snapshot { last_id: d.update_id };
+        }
+        let Some(last) = self.last_u else { return SyncEvent::Buffered };
+        if d.update_id <= last {
+            return SyncEvent::Stale { last_id: d.update_id };
+        }
+        if d.update_id != last + 1 {
+            self.invalidate();
+            return SyncEvent::Gap {
+                expected: last + 1,
+                got: d.update_id,
+                loss: Loss::Exact((d.update_id - last - 1) as u64),
+            };
+        }
+        bids.into_iter().for_each(|l| self.book.set(Side::Bid, l));
+        asks.into_iter().for_each(|l| self.book.set(Side::Ask, l));
+        self.last_u = Some(d.update_id);
+        SyncEvent::Applied { last_id: d.update_id }
+    }
+
+    fn invalidate(&mut self) {
+        self.book.clear();
+        self.last_u = None;
+    }
+}

@@ -1,0 +1,9 @@
+//! Venue connectors. Each venue folder holds its own message types and its own rules for
+//! keeping an order book in sync; what leaves a folder is venue-neutral: an [`book::OrderBook`]
+//! and the [`book::SyncEvent`]s that say what happened to it.
+
+pub mod binance;
+pub mod book;
+pub mod bybit;
+pub mod okx;
+pub mod replay;
