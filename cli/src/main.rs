@@ -53,6 +53,10 @@ enum Command {
     },
     /// Check every configuration file and print what is wrong, one line per problem.
     Check,
+    /// Connect to the venues of config/exchanges.yaml and publish raw records.
+    Ingest(commands::ingest::IngestArgs),
+    /// Serve a fake venue (its real WebSocket and REST protocols) over a real recording.
+    FakeVenue(commands::fake_venue::FakeVenueArgs),
     /// Order books: replay a recorded depth stream through a venue's sync rules.
     Book {
         #[command(subcommand)]
@@ -115,6 +119,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check => commands::check::run(&cli.config),
         Command::Book { action } => commands::book::run(action),
+        Command::Ingest(args) => {
+            let settings = load_settings(&cli.config)?;
+            commands::ingest::run(&settings, args).await
+        }
+        Command::FakeVenue(args) => commands::fake_venue::run(args).await,
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }
 }

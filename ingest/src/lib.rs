@@ -5,5 +5,9 @@
 pub mod binance;
 pub mod book;
 pub mod bybit;
+pub mod frame;
+pub mod metrics;
 pub mod okx;
+pub mod publish;
 pub mod replay;
+pub mod session;

@@ -36,6 +36,13 @@ pub struct VenueConfig {
     pub reconnect: ReconnectConfig,
     /// Reconnect before the venue's connection lifetime ends.
     pub rotate_after: String,
+    /// Reconnect when the socket stays open but no data frame arrives for this long.
+    #[serde(default = "stall_default")]
+    pub stall_after: String,
+}
+
+fn stall_default() -> String {
+    "60s".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +99,7 @@ impl Exchanges {
             for (field, text) in [
                 ("snapshot_check_period", &v.snapshot_check_period),
                 ("rotate_after", &v.rotate_after),
+                ("stall_after", &v.stall_after),
                 ("reconnect.initial_backoff", &v.reconnect.initial_backoff),
                 ("reconnect.max_backoff", &v.reconnect.max_backoff),
             ] {

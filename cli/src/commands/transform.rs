@@ -96,8 +96,12 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
     let stats = Arc::new(RunnerStats::new(args.outputs.len()));
     let traps = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let listen = args.metrics_listen.clone().unwrap_or_else(|| settings.metrics.listen.clone());
-    serve_metrics(&listen, name.clone(), args.input.clone(), args.outputs.clone(), stats.clone(), traps.clone())
-        .await?;
+    let (metric_stats, metric_traps) = (stats.clone(), traps.clone());
+    let (metric_name, metric_input, metric_outputs) = (name.clone(), args.input.clone(), args.outputs.clone());
+    super::serve_metrics(&listen, move || {
+        metric_stats.render(&metric_name, &metric_input, &metric_outputs, metric_traps.load(Ordering::Relaxed))
+    })
+    .await?;
     let worker_stop = stop.clone();
     let worker_stats = stats.clone();
     // The VM and the consumer block: they live on a thread of their own.
@@ -123,32 +127,4 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
         _ = super::shutdown_signal() => stop.store(true, Ordering::Relaxed),
     }
     waiter.await?.map_err(|_| anyhow::anyhow!("the transform host thread panicked"))?
-}
-
-/// Serve the host's counters on `/metrics` until the process ends.
-async fn serve_metrics(
-    listen: &str,
-    name: String,
-    input: String,
-    outputs: Vec<String>,
-    stats: Arc<RunnerStats>,
-    traps: Arc<std::sync::atomic::AtomicU64>,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot serve /metrics on {listen}: {e}; pass a free --metrics-listen"))?;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let body = stats.render(&name, &input, &outputs, traps.load(Ordering::Relaxed));
-            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
-        }),
-    );
-    tracing::info!(listen, "serving /metrics");
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the /metrics server stopped");
-        }
-    });
-    Ok(())
 }

@@ -138,7 +138,8 @@ impl BinanceBook {
         SyncEvent::Applied { last_id: u.last_id }
     }
 
-    fn invalidate(&mut self) {
+    /// Drop the book: it waits for (and buffers until) the next snapshot.
+    pub fn invalidate(&mut self) {
         self.book.clear();
         self.state = State::Waiting;
     }

@@ -27,6 +27,25 @@ pub struct DepthUpdate {
     pub asks: Vec<(String, String)>,
 }
 
+impl DepthUpdate {
+    /// Back from the published raw record (the book needs only ids and levels).
+    pub fn from_raw(raw: &tickwatch_model::RawBookUpdate) -> DepthUpdate {
+        let side = |levels: &[tickwatch_model::PriceLevel]| -> Vec<(String, String)> {
+            levels.iter().map(|l| (l.price.to_string(), l.size.to_string())).collect()
+        };
+        DepthUpdate {
+            event_time: raw.event_time_us / 1000,
+            transaction_time: None,
+            symbol: raw.symbol.clone(),
+            first_id: raw.first_update_id.unwrap_or(raw.last_update_id),
+            last_id: raw.last_update_id,
+            prev_last_id: raw.prev_update_id,
+            bids: side(&raw.bids),
+            asks: side(&raw.asks),
+        }
+    }
+}
+
 /// `GET /api/v3/depth` (spot) or `/fapi/v1/depth` (USD-M).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DepthSnapshot {

@@ -10,17 +10,21 @@ use tickwatch_testkit::evm::{fixture_log, LogSource};
 use tickwatch_testkit::fixtures;
 use tickwatch_transform_host::{BatchResult, TransformVm};
 
-#[test]
-fn real_swap_logs_are_priced_exactly() {
-    let Some(dir) = fixtures() else { return };
-    let eth = dir.join("ethereum");
-    let source = |protocol| LogSource {
+/// Mainnet logs as the ingestor would publish them: seen 11.5 s after their block.
+fn source(protocol: &str) -> LogSource<'_> {
+    LogSource {
         chain: "ethereum",
         chain_id: 1,
         protocol,
         block_time_us: NOW_MS * 1000 - 12_000_000,
         receive_time_us: NOW_MS * 1000 - 11_500_000,
-    };
+    }
+}
+
+#[test]
+fn real_swap_logs_are_priced_exactly() {
+    let Some(dir) = fixtures() else { return };
+    let eth = dir.join("ethereum");
     let v2 = source("uniswap_v2");
     let v3 = source("uniswap_v3");
     let logs = [
@@ -90,13 +94,7 @@ fn real_swap_logs_are_priced_exactly() {
 #[test]
 fn the_symbols_variable_adds_a_pool_at_deploy_time() {
     let Some(dir) = fixtures() else { return };
-    let source = LogSource {
-        chain: "ethereum",
-        chain_id: 1,
-        protocol: "uniswap_v3",
-        block_time_us: NOW_MS * 1000 - 12_000_000,
-        receive_time_us: NOW_MS * 1000 - 11_000_000,
-    };
+    let source = source("uniswap_v3");
     let log = fixture_log(&dir.join("ethereum/uniswap_v3/log_swap_pool_0x7316f8dd.json"), &source);
     let s = setup("raw.dex", RawDexLog::SCHEMA_JSON);
     let (engine, module) = module("tw-dex");
@@ -118,13 +116,7 @@ fn the_symbols_variable_adds_a_pool_at_deploy_time() {
 #[test]
 fn older_and_newer_writer_schemas_pass_through() {
     let Some(dir) = fixtures() else { return };
-    let source = LogSource {
-        chain: "ethereum",
-        chain_id: 1,
-        protocol: "uniswap_v3",
-        block_time_us: NOW_MS * 1000 - 12_000_000,
-        receive_time_us: NOW_MS * 1000 - 11_000_000,
-    };
+    let source = source("uniswap_v3");
     let path = dir.join("ethereum/uniswap_v3/log_swap_USDC-WETH-005_pool_0x88e6a0c2_tx_0x26112538.json");
     let log = fixture_log(&path, &source);
     let s = setup("raw.dex", RawDexLog::SCHEMA_JSON);

@@ -1,0 +1,195 @@
+//! Binance frames → raw records: `aggTrade` → `RawTrade`, `depthUpdate` → `RawBookUpdate`
+//! (delta), `markPriceUpdate` → `RawReferencePrice`; the REST snapshot → a snapshot record.
+
+use super::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
+use crate::frame::{Frame, GarbageKind, RawRecord};
+use serde::Deserialize;
+use tickwatch_model::time::millis_to_micros;
+use tickwatch_model::{BookUpdateKind, Decimal, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade, TakerSide};
+
+/// `<symbol>@aggTrade`.
+#[derive(Debug, Clone, Deserialize)]
+struct AggTrade {
+    #[serde(rename = "s")]
+    symbol: String,
+    #[serde(rename = "a")]
+    id: i64,
+    #[serde(rename = "p")]
+    price: String,
+    #[serde(rename = "q")]
+    size: String,
+    /// Trade time, ms.
+    #[serde(rename = "T")]
+    time: i64,
+    /// The buyer was the maker: the taker sold.
+    #[serde(rename = "m")]
+    buyer_is_maker: bool,
+}
+
+/// `<symbol>@markPrice` (USD-M).
+#[derive(Debug, Clone, Deserialize)]
+struct MarkPrice {
+    #[serde(rename = "E")]
+    event_time: i64,
+    #[serde(rename = "s")]
+    symbol: String,
+    #[serde(rename = "p")]
+    mark: String,
+    #[serde(rename = "i", default)]
+    index: Option<String>,
+    #[serde(rename = "r", default)]
+    funding_rate: Option<String>,
+    #[serde(rename = "T", default)]
+    next_funding: Option<i64>,
+}
+
+/// Which Binance: `venue` and `market` fields of the raw records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub venue: &'static str,
+    pub market: &'static str,
+}
+
+pub const SPOT: Source = Source { venue: "binance", market: "spot" };
+pub const USDM: Source = Source { venue: "binance-usdm", market: "linear" };
+
+fn dec(field: &str, text: &str) -> Result<Decimal, Frame> {
+    text.parse().map_err(|e| Frame::garbage(GarbageKind::BadNumber, format!("{field} `{text}`: {e}")))
+}
+
+fn levels(side: &[(String, String)]) -> Result<Vec<PriceLevel>, Frame> {
+    side.iter().map(|(p, s)| Ok(PriceLevel { price: dec("price", p)?, size: dec("size", s)? })).collect()
+}
+
+fn parse<'a, T: Deserialize<'a>>(data: &'a serde_json::Value) -> Result<T, Frame> {
+    T::deserialize(data).map_err(|e| Frame::garbage(GarbageKind::MissingField, e.to_string()))
+}
+
+/// Read one WebSocket text frame received at `receive_ms`.
+pub fn read_frame(source: Source, text: &str, receive_ms: i64) -> Frame {
+    let frame: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Frame::garbage(GarbageKind::NotJson, e.to_string()),
+    };
+    // `{"result":null,"id":1}` acknowledges a SUBSCRIBE.
+    if frame.get("id").is_some() && (frame.get("result").is_some() || frame.get("error").is_some()) {
+        return Frame::Control;
+    }
+    let data = unwrap_stream(&frame);
+    let event = data.get("e").and_then(|e| e.as_str()).unwrap_or_default();
+    let receive_time_us = millis_to_micros(receive_ms);
+    let record = match event {
+        "aggTrade" => parse::<AggTrade>(data).and_then(|t| {
+            Ok(RawRecord::Trade(RawTrade {
+                venue: source.venue.into(),
+                market: source.market.into(),
+                symbol: t.symbol,
+                trade_id: t.id.to_string(),
+                price: dec("p", &t.price)?,
+                size: dec("q", &t.size)?,
+                taker_side: if t.buyer_is_maker { TakerSide::Sell } else { TakerSide::Buy },
+                event_time_us: millis_to_micros(t.time),
+                receive_time_us,
+                sequence: Some(t.id),
+            }))
+        }),
+        "depthUpdate" => parse::<DepthUpdate>(data).and_then(|u| {
+            Ok(RawRecord::Book(RawBookUpdate {
+                venue: source.venue.into(),
+                market: source.market.into(),
+                symbol: u.symbol,
+                update_kind: BookUpdateKind::Delta,
+                first_update_id: Some(u.first_id),
+                last_update_id: u.last_id,
+                prev_update_id: u.prev_last_id,
+                checksum: None,
+                bids: levels(&u.bids)?,
+                asks: levels(&u.asks)?,
+                event_time_us: millis_to_micros(u.transaction_time.unwrap_or(u.event_time)),
+                receive_time_us,
+            }))
+        }),
+        "markPriceUpdate" => parse::<MarkPrice>(data).and_then(|m| {
+            let opt = |field: &str, v: &Option<String>| v.as_deref().map(|t| dec(field, t)).transpose();
+            Ok(RawRecord::Reference(RawReferencePrice {
+                venue: source.venue.into(),
+                market: source.market.into(),
+                symbol: m.symbol,
+                mark_price: Some(dec("p", &m.mark)?),
+                index_price: opt("i", &m.index)?,
+                funding_rate: opt("r", &m.funding_rate)?,
+                next_funding_time_us: m.next_funding.filter(|t| *t > 0).map(millis_to_micros),
+                event_time_us: millis_to_micros(m.event_time),
+                receive_time_us,
+            }))
+        }),
+        // Top of book and k-lines are not published; they are read by the checks.
+        "bookTicker" | "kline" => return Frame::Control,
+        "" if data.get("u").is_some() && data.get("b").is_some() => return Frame::Control,
+        other => return Frame::garbage(GarbageKind::UnknownEvent, format!("event `{other}`")),
+    };
+    match record {
+        Ok(r) => Frame::Records(vec![r]),
+        Err(garbage) => garbage,
+    }
+}
+
+/// A REST depth snapshot of `symbol` as a snapshot record.
+pub fn snapshot_record(
+    source: Source,
+    symbol: &str,
+    snap: &DepthSnapshot,
+    receive_ms: i64,
+) -> Result<RawBookUpdate, Frame> {
+    Ok(RawBookUpdate {
+        venue: source.venue.into(),
+        market: source.market.into(),
+        symbol: symbol.into(),
+        update_kind: BookUpdateKind::Snapshot,
+        first_update_id: None,
+        last_update_id: snap.last_update_id,
+        prev_update_id: None,
+        checksum: None,
+        bids: levels(&snap.bids)?,
+        asks: levels(&snap.asks)?,
+        // The spot snapshot carries no time: the receive time stands in.
+        event_time_us: millis_to_micros(receive_ms),
+        receive_time_us: millis_to_micros(receive_ms),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_become_records_or_garbage_by_kind() {
+        let agg = r#"{"stream":"nknusdt@aggTrade","data":{"e":"aggTrade","E":1633998523963,"s":"NKNUSDT","a":15683430,"p":"0.35280000","q":"58.00000000","f":1,"l":1,"T":1633998523960,"m":true,"M":true}}"#;
+        let Frame::Records(r) = read_frame(SPOT, agg, 1_633_998_524_000) else { panic!() };
+        let RawRecord::Trade(t) = &r[0] else { panic!() };
+        assert_eq!(
+            (t.price.to_string(), t.size.to_string(), t.taker_side),
+            ("0.3528".into(), "58".into(), TakerSide::Sell)
+        );
+        assert_eq!(
+            (t.event_time_us, t.receive_time_us, t.trade_id.as_str()),
+            (1_633_998_523_960_000, 1_633_998_524_000_000, "15683430")
+        );
+        let mark = r#"{"e":"markPriceUpdate","E":1562305380000,"s":"BTCUSDT","p":"11794.15000000","i":"11784.62659091","P":"1","r":"-0.00038167","T":1562306400000}"#;
+        let Frame::Records(r) = read_frame(USDM, mark, 0) else { panic!() };
+        let RawRecord::Reference(m) = &r[0] else { panic!() };
+        assert_eq!(
+            (m.funding_rate.unwrap().to_string(), m.next_funding_time_us),
+            ("-0.00038167".into(), Some(1_562_306_400_000_000))
+        );
+        assert_eq!(read_frame(SPOT, r#"{"result":null,"id":1}"#, 0), Frame::Control);
+        let kind = |text: &str| match read_frame(SPOT, text, 0) {
+            Frame::Garbage { kind, .. } => kind,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kind("{not json"), GarbageKind::NotJson);
+        assert_eq!(kind(r#"{"e":"mystery"}"#), GarbageKind::UnknownEvent);
+        assert_eq!(kind(r#"{"e":"aggTrade","s":"X"}"#), GarbageKind::MissingField);
+        assert_eq!(kind(&agg.replace("0.35280000", "0.35.28")), GarbageKind::BadNumber);
+    }
+}

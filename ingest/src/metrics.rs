@@ -1,0 +1,143 @@
+//! The ingestors' Prometheus metrics: messages in per venue, instrument and channel,
+//! reconnects by reason, sequence gaps and resyncs, garbage frames by kind, and the source
+//! lag (receive time − venue event time) histogram.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+const LAG_BOUNDS_MS: &[f64] = &[5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0];
+
+#[derive(Default)]
+struct Inner {
+    msgs: BTreeMap<(String, String, String), u64>,
+    reconnects: BTreeMap<(String, String), u64>,
+    gaps: BTreeMap<(String, String, String), u64>,
+    resyncs: BTreeMap<(String, String), u64>,
+    garbage: BTreeMap<(String, String), u64>,
+    published: BTreeMap<String, u64>,
+    publish_errors: u64,
+    /// Per venue: bucket counts (last = +Inf), sum of ms.
+    lag: BTreeMap<String, (Vec<u64>, f64)>,
+}
+
+/// Shared by every connection of the process.
+#[derive(Default)]
+pub struct IngestMetrics(Mutex<Inner>);
+
+fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
+    *map.entry(key).or_default() += 1;
+}
+
+impl IngestMetrics {
+    pub fn message(&self, venue: &str, instrument: &str, channel: &str, lag_ms: i64) {
+        let mut m = self.0.lock().expect("metrics lock");
+        bump(&mut m.msgs, (venue.into(), instrument.into(), channel.into()));
+        let (buckets, sum) = m.lag.entry(venue.into()).or_insert_with(|| (vec![0; LAG_BOUNDS_MS.len() + 1], 0.0));
+        let lag = lag_ms.max(0) as f64;
+        let slot = LAG_BOUNDS_MS.iter().position(|b| lag <= *b).unwrap_or(LAG_BOUNDS_MS.len());
+        buckets[slot] += 1;
+        *sum += lag;
+    }
+
+    pub fn reconnect(&self, venue: &str, reason: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").reconnects, (venue.into(), reason.into()));
+    }
+
+    /// A sequence break; `loss` is `exact` or `unknown`.
+    pub fn gap(&self, venue: &str, instrument: &str, loss: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").gaps, (venue.into(), instrument.into(), loss.into()));
+    }
+
+    pub fn resync(&self, venue: &str, instrument: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").resyncs, (venue.into(), instrument.into()));
+    }
+
+    pub fn garbage(&self, venue: &str, kind: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").garbage, (venue.into(), kind.into()));
+    }
+
+    pub fn published(&self, topic: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").published, topic.into());
+    }
+
+    pub fn publish_error(&self) {
+        self.0.lock().expect("metrics lock").publish_errors += 1;
+    }
+
+    /// Value of a counter, for tests and logs: `name` is the metric, `labels` its label values.
+    pub fn reconnects(&self, venue: &str) -> u64 {
+        let m = self.0.lock().expect("metrics lock");
+        m.reconnects.iter().filter(|((v, _), _)| v == venue).map(|(_, n)| n).sum()
+    }
+
+    /// Prometheus text format.
+    pub fn render(&self) -> String {
+        let m = self.0.lock().expect("metrics lock");
+        let mut s = String::new();
+        let mut family = |name: &str, help: &str, rows: Vec<(String, u64)>| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (labels, v) in rows {
+                let _ = writeln!(s, "{name}{{{labels}}} {v}");
+            }
+        };
+        family(
+            "collector_in_msgs_total",
+            "Market-data messages received, per venue, instrument and channel.",
+            m.msgs
+                .iter()
+                .map(|((v, i, c), n)| (format!("venue=\"{v}\",instrument=\"{i}\",channel=\"{c}\""), *n))
+                .collect(),
+        );
+        family(
+            "ws_reconnects_total",
+            "WebSocket reconnects, per venue and reason.",
+            m.reconnects.iter().map(|((v, r), n)| (format!("venue=\"{v}\",reason=\"{r}\""), *n)).collect(),
+        );
+        family(
+            "book_sequence_gaps_total",
+            "Order-book sequence breaks, per venue, instrument and loss (exact|unknown).",
+            m.gaps
+                .iter()
+                .map(|((v, i, l), n)| (format!("venue=\"{v}\",instrument=\"{i}\",loss=\"{l}\""), *n))
+                .collect(),
+        );
+        family(
+            "book_resyncs_total",
+            "Books rebuilt from a fresh snapshot, per venue and instrument.",
+            m.resyncs.iter().map(|((v, i), n)| (format!("venue=\"{v}\",instrument=\"{i}\""), *n)).collect(),
+        );
+        family(
+            "ws_garbage_frames_total",
+            "Frames that were not usable market data, per venue and kind.",
+            m.garbage.iter().map(|((v, k), n)| (format!("venue=\"{v}\",kind=\"{k}\""), *n)).collect(),
+        );
+        family(
+            "ingest_published_total",
+            "Raw records acknowledged by the broker, per topic.",
+            m.published.iter().map(|(t, n)| (format!("topic=\"{t}\""), *n)).collect(),
+        );
+        family(
+            "ingest_publish_errors_total",
+            "Sends of raw records the broker refused (each is sent again until taken).",
+            vec![(String::new(), m.publish_errors)],
+        );
+        let _ = writeln!(
+            s,
+            "# HELP source_lag_ms Receive time minus the venue's event time.\n# TYPE source_lag_ms histogram"
+        );
+        for (venue, (buckets, sum)) in &m.lag {
+            let mut cumulative = 0;
+            for (i, c) in buckets.iter().enumerate() {
+                cumulative += c;
+                let le = LAG_BOUNDS_MS.get(i).map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+                let _ = writeln!(s, "source_lag_ms_bucket{{venue=\"{venue}\",le=\"{le}\"}} {cumulative}");
+            }
+            let _ = writeln!(
+                s,
+                "source_lag_ms_sum{{venue=\"{venue}\"}} {sum}\nsource_lag_ms_count{{venue=\"{venue}\"}} {cumulative}"
+            );
+        }
+        s
+    }
+}

@@ -1,0 +1,151 @@
+//! Raw records to the raw topics: Avro in the Confluent wire format with the registry's ids,
+//! key = venue symbol, through an idempotent zstd producer. One task sends everything in
+//! arrival order (order matters for book deltas) and keeps many sends in flight.
+
+use crate::frame::RawRecord;
+use crate::metrics::IngestMetrics;
+use rdkafka::producer::FutureRecord;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tickwatch_model::{wire, AvroRecord, RawBookUpdate, RawReferencePrice, RawTrade};
+use tickwatch_runtime::broker::{BrokerError, ReliableProducer};
+use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
+use tickwatch_runtime::settings::BrokerSettings;
+use tokio::sync::mpsc;
+
+pub const TRADES: &str = "raw.trades";
+pub const DEPTH: &str = "raw.depth";
+pub const REFERENCE: &str = "raw.reference";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("schema registry: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("broker: {0}")]
+    Broker(#[from] BrokerError),
+}
+
+/// Where the raw records go; `prefix` is prepended to every topic (tests run side by side).
+#[derive(Clone)]
+pub struct Publisher {
+    tx: mpsc::Sender<RawRecord>,
+    /// Grows each time a record had to be sent again (it may then stand after records that
+    /// were queued behind it): connectors rebuild their books from a fresh snapshot so that
+    /// readers of `raw.depth` re-anchor after the disorder.
+    resends: Arc<AtomicU64>,
+}
+
+struct Ids {
+    trades: u32,
+    depth: u32,
+    reference: u32,
+}
+
+impl Publisher {
+    /// Register the raw schemas (idempotent) and start the sending task.
+    pub async fn start(
+        broker: &BrokerSettings,
+        registry: &RegistryClient,
+        prefix: &str,
+        metrics: Arc<IngestMetrics>,
+    ) -> Result<Publisher, PublishError> {
+        let subject = |t: &str| format!("{prefix}{t}-value");
+        let ids = Ids {
+            trades: registry.register(&subject(TRADES), RawTrade::SCHEMA_JSON).await?,
+            depth: registry.register(&subject(DEPTH), RawBookUpdate::SCHEMA_JSON).await?,
+            reference: registry.register(&subject(REFERENCE), RawReferencePrice::SCHEMA_JSON).await?,
+        };
+        let producer = Arc::new(ReliableProducer::new(broker)?);
+        // Bounded: a broker slower than the venue slows the readers instead of filling memory.
+        let (tx, rx) = mpsc::channel(10_000);
+        let resends = Arc::new(AtomicU64::new(0));
+        tokio::spawn(send_loop(rx, producer, ids, prefix.to_string(), metrics, resends.clone()));
+        Ok(Publisher { tx, resends })
+    }
+
+    /// How many records had to be sent again so far (see the field's doc).
+    pub fn resends(&self) -> u64 {
+        self.resends.load(Ordering::Relaxed)
+    }
+
+    /// Queue a record; waits only when the queue is full.
+    pub async fn publish(&self, record: RawRecord) {
+        if self.tx.send(record).await.is_err() {
+            tracing::error!("the publisher stopped; a record was not queued");
+        }
+    }
+}
+
+async fn send_loop(
+    mut rx: mpsc::Receiver<RawRecord>,
+    producer: Arc<ReliableProducer>,
+    ids: Ids,
+    prefix: String,
+    metrics: Arc<IngestMetrics>,
+    resends: Arc<AtomicU64>,
+) {
+    let mut in_flight = tokio::task::JoinSet::new();
+    while let Some(record) = rx.recv().await {
+        let (topic, id) = match &record {
+            RawRecord::Trade(_) => (TRADES, ids.trades),
+            RawRecord::Book(_) => (DEPTH, ids.depth),
+            RawRecord::Reference(_) => (REFERENCE, ids.reference),
+        };
+        let mut value = Vec::with_capacity(256);
+        wire::write_header(id, &mut value);
+        let encoded = match &record {
+            RawRecord::Trade(r) => r.write_avro(&mut value),
+            RawRecord::Book(r) => r.write_avro(&mut value),
+            RawRecord::Reference(r) => r.write_avro(&mut value),
+        };
+        encoded.expect("the direct codec cannot fail");
+        let topic = format!("{prefix}{topic}");
+        let key = record.symbol().as_bytes().to_vec();
+        // Enqueued here, in order; the acknowledgement is awaited in the background.
+        let delivery = producer.client().send_result(FutureRecord::to(&topic).key(&key).payload(&value));
+        let (producer, metrics, resends) = (producer.clone(), metrics.clone(), resends.clone());
+        match delivery {
+            Ok(future) => {
+                in_flight.spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(60), future).await {
+                        Ok(Ok(Ok(_))) => metrics.published(&topic),
+                        _ => {
+                            resends.fetch_add(1, Ordering::Relaxed);
+                            resend(&producer, &metrics, &topic, &key, &value).await
+                        }
+                    }
+                });
+            }
+            Err(_) => {
+                resends.fetch_add(1, Ordering::Relaxed);
+                in_flight.spawn(async move { resend(&producer, &metrics, &topic, &key, &value).await });
+            }
+        }
+        while in_flight.len() > 5_000 {
+            in_flight.join_next().await;
+        }
+        while in_flight.try_join_next().is_some() {}
+    }
+    while in_flight.join_next().await.is_some() {}
+}
+
+/// A refused or lost send goes again through the reliable path (which builds a new producer
+/// after a fatal error, as Tansu's fencing of concurrent idempotent producers causes) until
+/// the broker takes it: a raw record is never dropped. It may then land after records queued
+/// behind it; the connectors then publish fresh snapshots ([`Publisher::resends`]), and a
+/// reader applying the venue's book rules sees a gap and the snapshot, never a wrong book.
+async fn resend(producer: &ReliableProducer, metrics: &IngestMetrics, topic: &str, key: &[u8], value: &[u8]) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match producer.send(topic, None, key, Some(value)).await {
+            Ok(_) => return metrics.published(topic),
+            Err(e) => {
+                metrics.publish_error();
+                tracing::warn!(topic, error = %e, retry_in_ms = delay.as_millis() as u64, "the broker refused a raw record; sending it again");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

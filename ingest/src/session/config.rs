@@ -1,0 +1,66 @@
+//! One venue's connection settings, resolved from `config/exchanges.yaml` and
+//! `config/symbols.yaml`: venue symbols instead of canonical ids, durations instead of text.
+
+use std::time::Duration;
+use tickwatch_runtime::config_error::parse_duration_ms;
+use tickwatch_runtime::venues::{Symbols, VenueConfig};
+
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    pub venue: String,
+    pub ws_url: String,
+    pub rest_url: String,
+    /// (venue symbol, canonical instrument).
+    pub instruments: Vec<(String, String)>,
+    pub channels: Vec<String>,
+    pub snapshot_depth: u32,
+    pub max_streams_per_connection: usize,
+    pub subscribe_per_second: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub jitter: f64,
+    pub rotate_after: Duration,
+    /// No frame at all for this long, socket open: reconnect.
+    pub stall_after: Duration,
+}
+
+fn duration(text: &str) -> Duration {
+    Duration::from_millis(parse_duration_ms(text).expect("validated with exchanges.yaml") as u64)
+}
+
+impl ConnectorConfig {
+    /// `venue`'s settings; an instrument without a symbol on the venue is an error naming it.
+    pub fn resolve(venue: &str, v: &VenueConfig, symbols: &Symbols) -> Result<ConnectorConfig, String> {
+        let instruments = v
+            .instruments
+            .iter()
+            .map(|inst| {
+                symbols
+                    .aliases
+                    .iter()
+                    .find(|a| a.venue == venue && a.instrument == *inst)
+                    .map(|a| (a.symbol.clone(), inst.clone()))
+                    .ok_or_else(|| format!("venues.{venue}.instruments: {inst} has no {venue} symbol in symbols.yaml"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ConnectorConfig {
+            venue: venue.into(),
+            ws_url: v.ws_url.clone(),
+            rest_url: v.rest_url.trim_end_matches('/').to_string(),
+            instruments,
+            channels: v.channels.clone(),
+            snapshot_depth: v.snapshot_depth,
+            max_streams_per_connection: v.max_streams_per_connection as usize,
+            subscribe_per_second: v.subscribe_per_second,
+            initial_backoff: duration(&v.reconnect.initial_backoff),
+            max_backoff: duration(&v.reconnect.max_backoff),
+            jitter: v.reconnect.jitter,
+            rotate_after: duration(&v.rotate_after),
+            stall_after: duration(&v.stall_after),
+        })
+    }
+
+    pub fn canonical<'a>(&'a self, symbol: &'a str) -> &'a str {
+        self.instruments.iter().find(|(s, _)| s == symbol).map_or(symbol, |(_, c)| c.as_str())
+    }
+}
