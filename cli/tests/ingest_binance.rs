@@ -2,7 +2,7 @@
 //! recording, publishing to the real broker with the real registry: every trade arrives
 //! exactly, the published depth stream rebuilds (by Binance's own rules) the very book the
 //! venue ends with, and injected disconnects, garbage and dropped frames are detected,
-//! healed and counted in `/metrics`.
+//! healed and counted in `/metrics`, which the stack's Prometheus scrapes.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -14,6 +14,7 @@ use tickwatch_ingest::binance::messages::{DepthSnapshot, DepthUpdate};
 use tickwatch_ingest::binance::{BinanceBook, Market};
 use tickwatch_model::{wire, AvroRecord, BookUpdateKind, RawBookUpdate, RawTrade};
 use tickwatch_runtime::broker::{self, TopicSpec};
+use tickwatch_testkit::prometheus::{query_value, ScrapeTarget};
 use tickwatch_testkit::{fixtures, free_port, stack, unique, wait_http, ChildGuard};
 
 const SYMBOL: &str = "SUSHIUSDT";
@@ -259,6 +260,26 @@ async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
     );
     assert_eq!(metric(port, "ws_reconnects_total").await, 0);
     assert_eq!(metric(port, "book_sequence_gaps_total").await, 0);
+    // The stack's Prometheus scrapes the same figures.
+    let _target = ScrapeTarget::add(stack(), &prefix, &format!("127.0.0.1:{port}"));
+    let promql = format!(
+        "collector_in_msgs_total{{instance_name=\"{prefix}\",venue=\"binance-usdm\",instrument=\"SUSHI-USDT-PERP\",channel=\"depth\"}}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let scraped = loop {
+        if let Some(v) = query_value(stack(), &promql).await {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "Prometheus never scraped {promql}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let direct = metric(
+        port,
+        "collector_in_msgs_total{venue=\"binance-usdm\",instrument=\"SUSHI-USDT-PERP\",channel=\"depth\"}",
+    )
+    .await;
+    assert_eq!(scraped as u64, direct);
+    assert!(direct > 200, "{direct} depth messages");
 }
 
 #[tokio::test(flavor = "multi_thread")]
