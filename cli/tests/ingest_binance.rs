@@ -14,7 +14,7 @@ use tickwatch_ingest::binance::messages::{DepthSnapshot, DepthUpdate};
 use tickwatch_ingest::binance::{BinanceBook, Market};
 use tickwatch_model::{wire, AvroRecord, BookUpdateKind, RawBookUpdate, RawTrade};
 use tickwatch_runtime::broker::{self, TopicSpec};
-use tickwatch_testkit::prometheus::{query_value, ScrapeTarget};
+use tickwatch_testkit::prometheus::{wait_for_value, ScrapeTarget};
 use tickwatch_testkit::{fixtures, free_port, stack, unique, wait_http, ChildGuard};
 
 const SYMBOL: &str = "SUSHIUSDT";
@@ -189,11 +189,12 @@ async fn metric(port: u16, prefix: &str) -> u64 {
 /// Wait until the published depth rebuilds the venue's final book.
 async fn until_in_sync(c: &BaseConsumer, seen: &mut Published, rest: &str, prefix: &str) -> BinanceBook {
     let deadline = Instant::now() + Duration::from_secs(90);
+    let final_id = final_id();
     loop {
         seen.poll(c, Duration::from_millis(500));
         let (book, _) = seen.rebuild();
         let venue = venue_book(rest).await;
-        if same_book(&book, &venue) && venue["lastUpdateId"].as_i64() == Some(final_id()) {
+        if same_book(&book, &venue) && venue["lastUpdateId"].as_i64() == Some(final_id) {
             return book;
         }
         assert!(
@@ -208,6 +209,31 @@ async fn until_in_sync(c: &BaseConsumer, seen: &mut Published, rest: &str, prefi
     }
 }
 
+/// A fake venue, an ingestor publishing to fresh topics, and its metrics port; one scenario
+/// at a time (the guard is dropped last).
+struct Scenario {
+    dir: std::path::PathBuf,
+    prefix: String,
+    rest: String,
+    port: u16,
+    _ingest: ChildGuard,
+    _fake: ChildGuard,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// Start a scenario with the fake's `faults`; None (skipped) without `../shared/fixtures`.
+async fn scenario(name: &str, faults: &[&str]) -> Option<Scenario> {
+    let serial = SERIAL.lock().await;
+    let dir = fixtures()?;
+    let prefix = unique(name);
+    topics(&prefix).await;
+    let (fake, ws, rest) = fake_venue(&dir.join("binance_usdm"), faults);
+    let port = free_port();
+    let ingest = ingest(&prefix, &ws, &rest, port);
+    tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
+    Some(Scenario { dir, prefix, rest, port, _ingest: ingest, _fake: fake, _one_at_a_time: serial })
+}
+
 /// The `u` of the recording's last SUSHIUSDT diff.
 fn final_id() -> i64 {
     let dir = fixtures().unwrap();
@@ -218,23 +244,19 @@ fn final_id() -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let Some(dir) = fixtures() else { return };
-    let prefix = unique("ing");
-    topics(&prefix).await;
-    let (_fake, ws, rest) = fake_venue(&dir.join("binance_usdm"), &[]);
-    let port = free_port();
-    let _ingest = ingest(&prefix, &ws, &rest, port);
-    tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
-    let c = reader(&prefix);
+    // Bound whole: the guards in it keep the fake and the ingestor running.
+    let Some(sc) = scenario("ing", &[]).await else { return };
+    let (dir, prefix, rest, port) = (&sc.dir, &sc.prefix, &sc.rest, sc.port);
+    let c = reader(prefix);
     let mut seen = Published::default();
-    let book = until_in_sync(&c, &mut seen, &rest, &prefix).await;
+    let book = until_in_sync(&c, &mut seen, rest, prefix).await;
+    let recorded = recorded_trades(dir);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while seen.trades.len() < recorded_trades(&dir) && Instant::now() < deadline {
+    while seen.trades.len() < recorded && Instant::now() < deadline {
         seen.poll(&c, Duration::from_millis(500));
     }
     // Every recorded trade, once, exact.
-    assert_eq!(seen.trades.len(), recorded_trades(&dir));
+    assert_eq!(seen.trades.len(), recorded);
     let first = &seen.trades[0];
     assert_eq!(
         (first.venue.as_str(), first.market.as_str(), first.symbol.as_str()),
@@ -261,18 +283,11 @@ async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
     assert_eq!(metric(port, "ws_reconnects_total").await, 0);
     assert_eq!(metric(port, "book_sequence_gaps_total").await, 0);
     // The stack's Prometheus scrapes the same figures.
-    let _target = ScrapeTarget::add(stack(), &prefix, &format!("127.0.0.1:{port}"));
+    let _target = ScrapeTarget::add(stack(), prefix, &format!("127.0.0.1:{port}"));
     let promql = format!(
         "collector_in_msgs_total{{instance_name=\"{prefix}\",venue=\"binance-usdm\",instrument=\"SUSHI-USDT-PERP\",channel=\"depth\"}}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let scraped = loop {
-        if let Some(v) = query_value(stack(), &promql).await {
-            break v;
-        }
-        assert!(Instant::now() < deadline, "Prometheus never scraped {promql}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let scraped = wait_for_value(stack(), &promql, 30).await;
     let direct = metric(
         port,
         "collector_in_msgs_total{venue=\"binance-usdm\",instrument=\"SUSHI-USDT-PERP\",channel=\"depth\"}",
@@ -284,18 +299,12 @@ async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn disconnects_and_garbage_are_healed_and_counted() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let Some(dir) = fixtures() else { return };
-    let prefix = unique("ingf");
-    topics(&prefix).await;
     let faults = ["--disconnect-after", "60", "--garbage-every", "25"];
-    let (_fake, ws, rest) = fake_venue(&dir.join("binance_usdm"), &faults);
-    let port = free_port();
-    let _ingest = ingest(&prefix, &ws, &rest, port);
-    tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
-    let c = reader(&prefix);
+    let Some(sc) = scenario("ingf", &faults).await else { return };
+    let (prefix, rest, port) = (&sc.prefix, &sc.rest, sc.port);
+    let c = reader(prefix);
     let mut seen = Published::default();
-    until_in_sync(&c, &mut seen, &rest, &prefix).await;
+    until_in_sync(&c, &mut seen, rest, prefix).await;
     let reconnects = metric(port, "ws_reconnects_total").await;
     assert!(reconnects >= 2, "{reconnects} reconnects");
     // Each connection gets a fresh snapshot: the book is rebuilt after every reconnect.
@@ -307,14 +316,8 @@ async fn disconnects_and_garbage_are_healed_and_counted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_diff_is_a_counted_gap_and_a_resync() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let Some(dir) = fixtures() else { return };
-    let prefix = unique("ingd");
-    topics(&prefix).await;
-    let (_fake, ws, rest) = fake_venue(&dir.join("binance_usdm"), &["--drop-every", "45"]);
-    let port = free_port();
-    let _ingest = ingest(&prefix, &ws, &rest, port);
-    tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
+    let Some(sc) = scenario("ingd", &["--drop-every", "45"]).await else { return };
+    let port = sc.port;
     let deadline = Instant::now() + Duration::from_secs(60);
     while metric(port, "book_resyncs_total").await < 2 {
         assert!(Instant::now() < deadline, "no resync after the dropped frames");

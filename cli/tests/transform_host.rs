@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{wire, AvroRecord, QuarantineRecord, RawTrade, TakerSide, Trade};
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::registry_client::RegistryClient;
-use tickwatch_testkit::prometheus::{query_value, ScrapeTarget};
+use tickwatch_testkit::prometheus::{query_value, wait_for_value, ScrapeTarget};
 use tickwatch_testkit::{free_port, repo_root, stack, unique, ChildGuard};
 
 const SYMBOLS: [&str; 3] = ["NKNUSDT", "LRCBTC", "BLZETH"];
@@ -194,13 +194,7 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
     // The stack's Prometheus scrapes the same figures.
     let _target = ScrapeTarget::add(stack, &prefix, &format!("127.0.0.1:{metrics_port}"));
     let promql = format!("tickwatch_transform_records_in_total{{input=\"{prefix}.raw.trades\"}}");
-    let scraped = loop {
-        if let Some(v) = query_value(stack, &promql).await {
-            break v;
-        }
-        assert!(Instant::now() < deadline + Duration::from_secs(30), "Prometheus never scraped {promql}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let scraped = wait_for_value(stack, &promql, 60).await;
     assert_eq!(scraped as u64, records_in);
     let p95 = format!(
         "histogram_quantile(0.95, tickwatch_transform_record_delay_seconds_bucket{{input=\"{prefix}.raw.trades\"}})"

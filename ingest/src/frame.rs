@@ -22,6 +22,15 @@ impl RawRecord {
         }
     }
 
+    /// The venue's event time.
+    pub fn event_time_us(&self) -> i64 {
+        match self {
+            RawRecord::Trade(t) => t.event_time_us,
+            RawRecord::Book(b) => b.event_time_us,
+            RawRecord::Reference(r) => r.event_time_us,
+        }
+    }
+
     pub fn channel(&self) -> &'static str {
         match self {
             RawRecord::Trade(_) => "trades",

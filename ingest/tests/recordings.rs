@@ -3,7 +3,6 @@
 //! every bookTicker whose update id matches a diff; and injected faults (a dropped message,
 //! a repeat, a changed size) are detected and counted exactly.
 
-use std::path::PathBuf;
 use tickwatch_ingest::replay::{replay, Replay, Venue};
 use tickwatch_model::Decimal;
 use tickwatch_testkit::fixtures;
@@ -29,13 +28,9 @@ fn run_binance(dir: &std::path::Path, venue: Venue, symbol: &str, edit: impl Fn(
     replay(venue, Some(&read(dir, &snap)), &lines, None).unwrap()
 }
 
-fn fixture_dir() -> Option<PathBuf> {
-    fixtures()
-}
-
 #[test]
 fn binance_recordings_sync_without_a_false_gap() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     for (venue, symbols) in [(Venue::Binance, SPOT), (Venue::BinanceUsdm, USDM)] {
         for symbol in symbols {
             let r = run_binance(&dir, venue, symbol, |l| l);
@@ -51,7 +46,7 @@ fn binance_recordings_sync_without_a_false_gap() {
 /// At each bookTicker whose `u` is the id of an applied diff, our top of book is Binance's.
 #[test]
 fn binance_book_tickers_match_our_top_of_book() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     let mut compared = 0;
     for (venue, folder, symbols) in [(Venue::Binance, "binance_spot", SPOT), (Venue::BinanceUsdm, "binance_usdm", USDM)]
     {
@@ -81,7 +76,7 @@ fn binance_book_tickers_match_our_top_of_book() {
 
 #[test]
 fn okx_recordings_verify_every_checksum() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     for inst in OKX {
         let text = read(&dir, &format!("okx/books_{inst}.jsonl"));
         let with_checksum = text.matches("\"checksum\":").count() - text.matches("\"checksum\":0").count();
@@ -95,7 +90,7 @@ fn okx_recordings_verify_every_checksum() {
 
 #[test]
 fn the_bybit_recording_syncs() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     let r = replay(Venue::Bybit, None, &read(&dir, BYBIT), None).unwrap();
     assert_eq!((r.stats.snapshots, r.stats.applied, r.stats.gaps), (1, 49, 0), "{:?}", r.report);
     assert_eq!(r.symbol.as_deref(), Some("XRPUSDT"));
@@ -104,7 +99,7 @@ fn the_bybit_recording_syncs() {
 
 #[test]
 fn a_dropped_message_is_one_gap_with_its_exact_or_unknown_loss() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     // Spot: ids count changes, so the loss is the dropped event's id range.
     let (_, diffs) = binance_files(Venue::Binance, "NKNUSDT");
     let text = read(&dir, &diffs);
@@ -138,7 +133,7 @@ fn a_dropped_message_is_one_gap_with_its_exact_or_unknown_loss() {
 
 #[test]
 fn a_repeated_message_is_stale_not_a_gap() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     for venue in [Venue::Binance, Venue::BinanceUsdm] {
         let symbol = if venue == Venue::Binance { "NKNUSDT" } else { "KEEPUSDT" };
         let clean = run_binance(&dir, venue, symbol, |l| l);
@@ -154,7 +149,7 @@ fn a_repeated_message_is_stale_not_a_gap() {
 
 #[test]
 fn a_changed_size_fails_the_okx_checksum() {
-    let Some(dir) = fixture_dir() else { return };
+    let Some(dir) = fixtures() else { return };
     let text = read(&dir, "okx/books_BTC-USDT.jsonl");
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let mut push: serde_json::Value = serde_json::from_str(&lines[10]).unwrap();

@@ -39,3 +39,16 @@ pub async fn query_value(stack: &Stack, promql: &str) -> Option<f64> {
         _ => None,
     }
 }
+
+/// Poll [`query_value`] until it yields a sample (the first scrapes take a second or two);
+/// panics after `secs`.
+pub async fn wait_for_value(stack: &Stack, promql: &str, secs: u64) -> f64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = query_value(stack, promql).await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "Prometheus never scraped {promql}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

@@ -5,28 +5,31 @@
 //! with a snapshot consistent with the stream.
 
 use super::FakeError;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tickwatch_ingest::binance::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
 use tickwatch_ingest::binance::{BinanceBook, Market as BookMarket};
 use tokio::sync::broadcast;
 
-/// A recorded frame: its stream name, the frame text, and its event time (ms).
+/// A recorded frame: its stream name, the frame text, its event time (ms), and for depth
+/// streams the diff, read once at load for the fake's own book.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     pub stream: String,
     pub text: String,
     pub event_ms: i64,
+    pub depth: Option<DepthUpdate>,
 }
 
 pub struct Market {
-    frames: Vec<Recorded>,
+    frames: Vec<Arc<Recorded>>,
     pub exchange_info: Option<String>,
     books: Mutex<HashMap<String, BinanceBook>>,
     speed: f64,
-    tx: broadcast::Sender<std::sync::Arc<Recorded>>,
+    tx: broadcast::Sender<Arc<Recorded>>,
     started: Mutex<bool>,
 }
 
@@ -46,8 +49,10 @@ impl Market {
             let stream = v["stream"].as_str().unwrap_or_default().to_string();
             let data = unwrap_stream(&v);
             let event_ms = data["E"].as_i64().unwrap_or(0);
+            let mut depth = None;
             if stream.contains("@depth") {
-                let symbol = data["s"].as_str().unwrap_or_default().to_string();
+                let u = DepthUpdate::deserialize(data).map_err(|e| recording_error(&path, e))?;
+                let symbol = u.symbol.clone();
                 if !books.contains_key(&symbol) {
                     let snap_path = folder.join(format!("rest_depth_snapshot_{symbol}.json"));
                     let snap = std::fs::read_to_string(&snap_path).map_err(|e| recording_error(&snap_path, e))?;
@@ -59,12 +64,12 @@ impl Market {
                 }
                 // Diffs wholly before the recorded snapshot are not replayed: the fake's
                 // stream begins where its book does.
-                let u = data["u"].as_i64().unwrap_or(0);
-                if books[&symbol].last_id().is_some_and(|id| u < id) {
+                if books[&symbol].last_id().is_some_and(|id| u.last_id < id) {
                     continue;
                 }
+                depth = Some(u);
             }
-            frames.push(Recorded { stream, text: line.to_string(), event_ms });
+            frames.push(Arc::new(Recorded { stream, text: line.to_string(), event_ms, depth }));
         }
         let info_path = folder.join("rest_exchangeInfo.json");
         let (tx, _) = broadcast::channel(1 << 16);
@@ -78,12 +83,12 @@ impl Market {
         })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<std::sync::Arc<Recorded>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Recorded>> {
         self.tx.subscribe()
     }
 
     /// Start the timeline (once); called when a connection subscribes.
-    pub fn start(self: &std::sync::Arc<Self>) {
+    pub fn start(self: &Arc<Self>) {
         let mut started = self.started.lock().expect("lock");
         if !*started {
             *started = true;
@@ -106,15 +111,12 @@ impl Market {
             } else {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            if f.stream.contains("@depth") {
-                let v: serde_json::Value = serde_json::from_str(&f.text).expect("parsed at load");
-                if let Ok(u) = serde_json::from_value::<DepthUpdate>(unwrap_stream(&v).clone()) {
-                    if let Some(book) = self.books.lock().expect("lock").get_mut(&u.symbol) {
-                        book.on_update(u);
-                    }
+            if let Some(u) = &f.depth {
+                if let Some(book) = self.books.lock().expect("lock").get_mut(&u.symbol) {
+                    book.on_update(u.clone());
                 }
             }
-            let _ = self.tx.send(std::sync::Arc::new(f.clone()));
+            let _ = self.tx.send(f.clone());
         }
         tracing::info!(frames = self.frames.len(), "fake venue: recording fully replayed");
     }

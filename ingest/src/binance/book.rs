@@ -9,7 +9,7 @@
 //! After a gap the book is invalid: events are buffered again until the next snapshot.
 
 use super::messages::{DepthSnapshot, DepthUpdate};
-use crate::book::{Level, LevelError, Loss, OrderBook, Side, SyncEvent};
+use crate::book::{parse_sides, Loss, OrderBook, SyncEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Market {
@@ -32,10 +32,6 @@ pub struct BinanceBook {
     book: OrderBook,
     state: State,
     buffer: Vec<DepthUpdate>,
-}
-
-fn levels(raw: &[(String, String)]) -> Result<Vec<Level>, LevelError> {
-    raw.iter().map(|(p, s)| Level::parse(p, s)).collect()
 }
 
 impl BinanceBook {
@@ -62,9 +58,9 @@ impl BinanceBook {
 
     /// Load a snapshot, then replay the buffered events on it.
     pub fn on_snapshot(&mut self, snap: &DepthSnapshot) -> Vec<SyncEvent> {
-        let (bids, asks) = match (levels(&snap.bids), levels(&snap.asks)) {
-            (Ok(b), Ok(a)) => (b, a),
-            (Err(e), _) | (_, Err(e)) => return vec![SyncEvent::Rejected { why: format!("snapshot {e}") }],
+        let (bids, asks) = match parse_sides(&snap.bids, &snap.asks) {
+            Ok(sides) => sides,
+            Err(e) => return vec![SyncEvent::Rejected { why: format!("snapshot {e}") }],
         };
         self.book.reset(bids, asks);
         self.state = State::Snapshot { id: snap.last_update_id };
@@ -124,16 +120,15 @@ impl BinanceBook {
     }
 
     fn apply(&mut self, u: &DepthUpdate) -> SyncEvent {
-        let (bids, asks) = match (levels(&u.bids), levels(&u.asks)) {
-            (Ok(b), Ok(a)) => (b, a),
-            (Err(e), _) | (_, Err(e)) => {
+        let (bids, asks) = match parse_sides(&u.bids, &u.asks) {
+            Ok(sides) => sides,
+            Err(e) => {
                 // A level we cannot read leaves the book unknowable: rebuild.
                 self.invalidate();
                 return SyncEvent::Rejected { why: format!("update {}: {e}", u.last_id) };
             }
         };
-        bids.into_iter().for_each(|l| self.book.set(Side::Bid, l));
-        asks.into_iter().for_each(|l| self.book.set(Side::Ask, l));
+        self.book.update(bids, asks);
         self.state = State::Live { id: u.last_id };
         SyncEvent::Applied { last_id: u.last_id }
     }

@@ -161,12 +161,7 @@ async fn on_text(shared: &Shared, books: &mut HashMap<String, BinanceBook>, text
         Frame::Records(records) => {
             for r in records {
                 let canonical = c.canonical(r.symbol()).to_string();
-                let event_us = match &r {
-                    RawRecord::Trade(t) => t.event_time_us,
-                    RawRecord::Book(b) => b.event_time_us,
-                    RawRecord::Reference(x) => x.event_time_us,
-                };
-                shared.metrics.message(&c.venue, &canonical, r.channel(), received - event_us / 1000);
+                shared.metrics.message(&c.venue, &canonical, r.channel(), received - r.event_time_us() / 1000);
                 if let RawRecord::Book(b) = &r {
                     if let Some(book) = books.get_mut(&b.symbol) {
                         let e = book.on_update(DepthUpdate::from_raw(b));

@@ -42,6 +42,15 @@ impl Level {
     }
 }
 
+/// Both sides of a message sent as `[price, size]` pairs, or the first bad level.
+pub fn parse_sides(
+    bids: &[(String, String)],
+    asks: &[(String, String)],
+) -> Result<(Vec<Level>, Vec<Level>), LevelError> {
+    let side = |raw: &[(String, String)]| raw.iter().map(|(p, s)| Level::parse(p, s)).collect::<Result<Vec<_>, _>>();
+    Ok((side(bids)?, side(asks)?))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Bid,
@@ -83,11 +92,16 @@ impl OrderBook {
         }
     }
 
+    /// Apply a message's levels (absolute sizes; 0 removes).
+    pub fn update(&mut self, bids: Vec<Level>, asks: Vec<Level>) {
+        bids.into_iter().for_each(|l| self.set(Side::Bid, l));
+        asks.into_iter().for_each(|l| self.set(Side::Ask, l));
+    }
+
     /// Replace the whole book.
     pub fn reset(&mut self, bids: Vec<Level>, asks: Vec<Level>) {
         self.clear();
-        bids.into_iter().for_each(|l| self.set(Side::Bid, l));
-        asks.into_iter().for_each(|l| self.set(Side::Ask, l));
+        self.update(bids, asks);
     }
 
     /// Bids, best (highest) first.

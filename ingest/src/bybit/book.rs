@@ -4,16 +4,12 @@
 //! invalid until the next snapshot (the connector resubscribes).
 
 use super::messages::OrderbookData;
-use crate::book::{Level, LevelError, Loss, OrderBook, Side, SyncEvent};
+use crate::book::{parse_sides, Loss, OrderBook, SyncEvent};
 
 #[derive(Default)]
 pub struct BybitBook {
     book: OrderBook,
     last_u: Option<i64>,
-}
-
-fn levels(raw: &[(String, String)]) -> Result<Vec<Level>, LevelError> {
-    raw.iter().map(|(p, s)| Level::parse(p, s)).collect()
 }
 
 impl BybitBook {
@@ -30,9 +26,9 @@ impl BybitBook {
     }
 
     pub fn on_push(&mut self, is_snapshot: bool, d: &OrderbookData) -> SyncEvent {
-        let (bids, asks) = match (levels(&d.bids), levels(&d.asks)) {
-            (Ok(b), Ok(a)) => (b, a),
-            (Err(e), _) | (_, Err(e)) => {
+        let (bids, asks) = match parse_sides(&d.bids, &d.asks) {
+            Ok(sides) => sides,
+            Err(e) => {
                 self.invalidate();
                 return SyncEvent::Rejected { why: format!("update {}: {e}", d.update_id) };
             }
@@ -54,8 +50,7 @@ impl BybitBook {
                 loss: Loss::Exact((d.update_id - last - 1) as u64),
             };
         }
-        bids.into_iter().for_each(|l| self.book.set(Side::Bid, l));
-        asks.into_iter().for_each(|l| self.book.set(Side::Ask, l));
+        self.book.update(bids, asks);
         self.last_u = Some(d.update_id);
         SyncEvent::Applied { last_id: d.update_id }
     }

@@ -6,7 +6,7 @@
 
 use super::checksum::checksum;
 use super::messages::BooksData;
-use crate::book::{Level, LevelError, Loss, OrderBook, Side, SyncEvent};
+use crate::book::{Level, LevelError, Loss, OrderBook, SyncEvent};
 
 pub struct OkxBook {
     book: OrderBook,
@@ -49,9 +49,9 @@ impl OkxBook {
     /// Apply one push (`snapshot` when `is_snapshot`); returns what happened, in order (the
     /// sequence step, then the checksum result when the venue sent one).
     pub fn on_push(&mut self, is_snapshot: bool, d: &BooksData) -> Vec<SyncEvent> {
-        let (bids, asks) = match (levels(&d.bids), levels(&d.asks)) {
-            (Ok(b), Ok(a)) => (b, a),
-            (Err(e), _) | (_, Err(e)) => {
+        let (bids, asks) = match levels(&d.bids).and_then(|b| Ok((b, levels(&d.asks)?))) {
+            Ok(sides) => sides,
+            Err(e) => {
                 self.valid = false;
                 return vec![SyncEvent::Rejected { why: e.to_string() }];
             }
@@ -71,8 +71,7 @@ impl OkxBook {
                     return vec![SyncEvent::Gap { expected: last, got: prev, loss: Loss::Unknown }];
                 }
                 _ => {
-                    bids.into_iter().for_each(|l| self.book.set(Side::Bid, l));
-                    asks.into_iter().for_each(|l| self.book.set(Side::Ask, l));
+                    self.book.update(bids, asks);
                     SyncEvent::Applied { last_id: id }
                 }
             }
