@@ -2,7 +2,8 @@
 //! or garbage with the kind of garbage it is. Garbage is counted by kind, logged once per
 //! kind and kept; the connection goes on.
 
-use tickwatch_model::{RawBookUpdate, RawReferencePrice, RawTrade};
+use serde::Deserialize;
+use tickwatch_model::{Decimal, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade};
 
 /// A record for one of the raw topics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,8 @@ pub enum GarbageKind {
     MissingField,
     /// A price or size that is not an exact decimal, or negative.
     BadNumber,
+    /// The venue answered a request with an error (a refused subscription, say).
+    VenueError,
 }
 
 impl GarbageKind {
@@ -60,6 +63,7 @@ impl GarbageKind {
             GarbageKind::UnknownEvent => "unknown_event",
             GarbageKind::MissingField => "missing_field",
             GarbageKind::BadNumber => "bad_number",
+            GarbageKind::VenueError => "venue_error",
         }
     }
 }
@@ -80,4 +84,24 @@ impl Frame {
     pub fn garbage(kind: GarbageKind, detail: impl Into<String>) -> Frame {
         Frame::Garbage { kind, detail: detail.into() }
     }
+}
+
+/// An exact decimal from the venue's text, or the garbage frame naming the field.
+pub fn dec(field: &str, text: &str) -> Result<Decimal, Frame> {
+    text.parse().map_err(|e| Frame::garbage(GarbageKind::BadNumber, format!("{field} `{text}`: {e}")))
+}
+
+/// Millisecond time sent as text (OKX's `ts`).
+pub fn millis(field: &str, text: &str) -> Result<i64, Frame> {
+    text.parse().map_err(|_| Frame::garbage(GarbageKind::BadNumber, format!("{field} `{text}` is not a time in ms")))
+}
+
+/// Price levels from `[price, size, ...]` entries.
+pub fn levels<'a>(side: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Vec<PriceLevel>, Frame> {
+    side.into_iter().map(|(p, s)| Ok(PriceLevel { price: dec("price", p)?, size: dec("size", s)? })).collect()
+}
+
+/// A known message's body, or the garbage frame saying which field was missing.
+pub fn parse<'a, T: Deserialize<'a>>(data: &'a serde_json::Value) -> Result<T, Frame> {
+    T::deserialize(data).map_err(|e| Frame::garbage(GarbageKind::MissingField, e.to_string()))
 }

@@ -1,12 +1,44 @@
 //! The ingestors' Prometheus metrics: messages in per venue, instrument and channel,
-//! reconnects by reason, sequence gaps and resyncs, garbage frames by kind, and the source
-//! lag (receive time − venue event time) histogram.
+//! reconnects by reason, sequence gaps and resyncs, REST book checks, garbage frames by kind,
+//! and two histograms: the source lag (receive time − venue event time) and the time a book
+//! takes to resync (from the disconnect or break to the snapshot applied).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
 const LAG_BOUNDS_MS: &[f64] = &[5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0];
+const RESYNC_BOUNDS_S: &[f64] = &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0];
+
+/// Cumulative-on-render bucket counts (last = +Inf) and the sum of observations.
+#[derive(Debug, Clone)]
+struct Histogram {
+    bounds: &'static [f64],
+    buckets: Vec<u64>,
+    sum: f64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram { bounds, buckets: vec![0; bounds.len() + 1], sum: 0.0 }
+    }
+
+    fn observe(&mut self, v: f64) {
+        let slot = self.bounds.iter().position(|b| v <= *b).unwrap_or(self.bounds.len());
+        self.buckets[slot] += 1;
+        self.sum += v;
+    }
+
+    fn render(&self, s: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (i, c) in self.buckets.iter().enumerate() {
+            cumulative += c;
+            let le = self.bounds.get(i).map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+            let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+        }
+        let _ = writeln!(s, "{name}_sum{{{labels}}} {}\n{name}_count{{{labels}}} {cumulative}", self.sum);
+    }
+}
 
 #[derive(Default)]
 struct Inner {
@@ -14,11 +46,13 @@ struct Inner {
     reconnects: BTreeMap<(String, String), u64>,
     gaps: BTreeMap<(String, String, String), u64>,
     resyncs: BTreeMap<(String, String), u64>,
+    checks: BTreeMap<(String, String, String), u64>,
     garbage: BTreeMap<(String, String), u64>,
     published: BTreeMap<String, u64>,
     publish_errors: u64,
-    /// Per venue: bucket counts (last = +Inf), sum of ms.
-    lag: BTreeMap<String, (Vec<u64>, f64)>,
+    /// Per venue.
+    lag: BTreeMap<String, Histogram>,
+    resync_seconds: BTreeMap<String, Histogram>,
 }
 
 /// Shared by every connection of the process.
@@ -33,11 +67,7 @@ impl IngestMetrics {
     pub fn message(&self, venue: &str, instrument: &str, channel: &str, lag_ms: i64) {
         let mut m = self.0.lock().expect("metrics lock");
         bump(&mut m.msgs, (venue.into(), instrument.into(), channel.into()));
-        let (buckets, sum) = m.lag.entry(venue.into()).or_insert_with(|| (vec![0; LAG_BOUNDS_MS.len() + 1], 0.0));
-        let lag = lag_ms.max(0) as f64;
-        let slot = LAG_BOUNDS_MS.iter().position(|b| lag <= *b).unwrap_or(LAG_BOUNDS_MS.len());
-        buckets[slot] += 1;
-        *sum += lag;
+        m.lag.entry(venue.into()).or_insert_with(|| Histogram::new(LAG_BOUNDS_MS)).observe(lag_ms.max(0) as f64);
     }
 
     pub fn reconnect(&self, venue: &str, reason: &str) {
@@ -49,8 +79,21 @@ impl IngestMetrics {
         bump(&mut self.0.lock().expect("metrics lock").gaps, (venue.into(), instrument.into(), loss.into()));
     }
 
-    pub fn resync(&self, venue: &str, instrument: &str) {
-        bump(&mut self.0.lock().expect("metrics lock").resyncs, (venue.into(), instrument.into()));
+    /// A book rebuilt from a snapshot; `waited`: since the disconnect or break, when known.
+    pub fn resync(&self, venue: &str, instrument: &str, waited: Option<std::time::Duration>) {
+        let mut m = self.0.lock().expect("metrics lock");
+        bump(&mut m.resyncs, (venue.into(), instrument.into()));
+        if let Some(w) = waited {
+            m.resync_seconds
+                .entry(venue.into())
+                .or_insert_with(|| Histogram::new(RESYNC_BOUNDS_S))
+                .observe(w.as_secs_f64());
+        }
+    }
+
+    /// A REST snapshot check's verdict: same, diverged or inconclusive.
+    pub fn book_check(&self, venue: &str, instrument: &str, verdict: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").checks, (venue.into(), instrument.into(), verdict.into()));
     }
 
     pub fn garbage(&self, venue: &str, kind: &str) {
@@ -108,6 +151,14 @@ impl IngestMetrics {
             m.resyncs.iter().map(|((v, i), n)| (format!("venue=\"{v}\",instrument=\"{i}\""), *n)).collect(),
         );
         family(
+            "book_checks_total",
+            "Local books compared with the venue's REST snapshot, per venue, instrument and result.",
+            m.checks
+                .iter()
+                .map(|((v, i, r), n)| (format!("venue=\"{v}\",instrument=\"{i}\",result=\"{r}\""), *n))
+                .collect(),
+        );
+        family(
             "ws_garbage_frames_total",
             "Frames that were not usable market data, per venue and kind.",
             m.garbage.iter().map(|((v, k), n)| (format!("venue=\"{v}\",kind=\"{k}\""), *n)).collect(),
@@ -126,17 +177,15 @@ impl IngestMetrics {
             s,
             "# HELP source_lag_ms Receive time minus the venue's event time.\n# TYPE source_lag_ms histogram"
         );
-        for (venue, (buckets, sum)) in &m.lag {
-            let mut cumulative = 0;
-            for (i, c) in buckets.iter().enumerate() {
-                cumulative += c;
-                let le = LAG_BOUNDS_MS.get(i).map_or_else(|| "+Inf".to_string(), |b| b.to_string());
-                let _ = writeln!(s, "source_lag_ms_bucket{{venue=\"{venue}\",le=\"{le}\"}} {cumulative}");
-            }
-            let _ = writeln!(
-                s,
-                "source_lag_ms_sum{{venue=\"{venue}\"}} {sum}\nsource_lag_ms_count{{venue=\"{venue}\"}} {cumulative}"
-            );
+        for (venue, h) in &m.lag {
+            h.render(&mut s, "source_lag_ms", &format!("venue=\"{venue}\""));
+        }
+        let _ = writeln!(
+            s,
+            "# HELP book_resync_seconds From a disconnect or sequence break to the book rebuilt.\n# TYPE book_resync_seconds histogram"
+        );
+        for (venue, h) in &m.resync_seconds {
+            h.render(&mut s, "book_resync_seconds", &format!("venue=\"{venue}\""));
         }
         s
     }

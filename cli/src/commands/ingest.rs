@@ -4,15 +4,18 @@
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tickwatch_ingest::binance::Binance;
+use tickwatch_ingest::bybit::Bybit;
 use tickwatch_ingest::metrics::IngestMetrics;
+use tickwatch_ingest::okx::Okx;
 use tickwatch_ingest::publish::Publisher;
-use tickwatch_ingest::session::ConnectorConfig;
+use tickwatch_ingest::session::{connection, ConnectorConfig};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::venues::{load_symbols, Exchanges};
 use tickwatch_runtime::{ConfigError, Settings};
 
 /// Venues with a connector in this build.
-const BUILT: &[&str] = &["binance", "binance-usdm"];
+const BUILT: &[&str] = &["binance", "binance-usdm", "okx", "bybit"];
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -84,10 +87,22 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     let mut tasks = tokio::task::JoinSet::new();
     for cfg in configs {
         tracing::info!(venue = %cfg.venue, instruments = cfg.instruments.len(), ws = %cfg.ws_url, "connecting");
-        tasks.spawn(tickwatch_ingest::binance::connector::run(cfg, publisher.clone(), metrics.clone(), stop.clone()));
+        let (p, m, s) = (publisher.clone(), metrics.clone(), stop.clone());
+        match cfg.venue.as_str() {
+            "okx" => tasks.spawn(connection::run(Okx, cfg, p, m, s)),
+            "bybit" => tasks.spawn(connection::run(Bybit::for_url(&cfg.ws_url), cfg, p, m, s)),
+            venue => tasks.spawn(connection::run(Binance::for_venue(venue), cfg, p, m, s)),
+        };
     }
-    super::shutdown_signal().await;
+    let failed = tokio::select! {
+        _ = super::shutdown_signal() => None,
+        // A connector ends by itself only when its venue refuses the configuration.
+        Some(Ok(Err(e))) = tasks.join_next() => Some(e),
+    };
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    Ok(())
+    match failed {
+        Some(e) => Err(ConfigError::field(&path, "venues", e).into()),
+        None => Ok(()),
+    }
 }

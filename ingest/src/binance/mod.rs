@@ -1,9 +1,10 @@
-//! Binance spot and USD-M futures: their depth messages and book sync rules.
+//! Binance spot and USD-M futures: their messages, book sync rules, and the venue the
+//! shared connection loop drives.
 
 pub mod book;
-pub mod connector;
 pub mod messages;
 pub mod records;
-pub mod streams;
+pub mod venue;
 
 pub use book::{BinanceBook, Market};
+pub use venue::Binance;

@@ -2,10 +2,10 @@
 //! (delta), `markPriceUpdate` → `RawReferencePrice`; the REST snapshot → a snapshot record.
 
 use super::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
-use crate::frame::{Frame, GarbageKind, RawRecord};
+use crate::frame::{dec, parse, Frame, GarbageKind, RawRecord};
 use serde::Deserialize;
 use tickwatch_model::time::millis_to_micros;
-use tickwatch_model::{BookUpdateKind, Decimal, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade, TakerSide};
+use tickwatch_model::{BookUpdateKind, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade, TakerSide};
 
 /// `<symbol>@aggTrade`.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,16 +53,8 @@ pub struct Source {
 pub const SPOT: Source = Source { venue: "binance", market: "spot" };
 pub const USDM: Source = Source { venue: "binance-usdm", market: "linear" };
 
-fn dec(field: &str, text: &str) -> Result<Decimal, Frame> {
-    text.parse().map_err(|e| Frame::garbage(GarbageKind::BadNumber, format!("{field} `{text}`: {e}")))
-}
-
 fn levels(side: &[(String, String)]) -> Result<Vec<PriceLevel>, Frame> {
-    side.iter().map(|(p, s)| Ok(PriceLevel { price: dec("price", p)?, size: dec("size", s)? })).collect()
-}
-
-fn parse<'a, T: Deserialize<'a>>(data: &'a serde_json::Value) -> Result<T, Frame> {
-    T::deserialize(data).map_err(|e| Frame::garbage(GarbageKind::MissingField, e.to_string()))
+    crate::frame::levels(side.iter().map(|(p, s)| (p.as_str(), s.as_str())))
 }
 
 /// Read one WebSocket text frame received at `receive_ms`.

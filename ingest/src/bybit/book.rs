@@ -55,7 +55,8 @@ impl BybitBook {
         SyncEvent::Applied { last_id: d.update_id }
     }
 
-    fn invalidate(&mut self) {
+    /// Drop the book: deltas are ignored until the next snapshot.
+    pub fn invalidate(&mut self) {
         self.book.clear();
         self.last_u = None;
     }

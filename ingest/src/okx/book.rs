@@ -46,6 +46,12 @@ impl OkxBook {
         self.last_seq
     }
 
+    /// Drop the book: updates are ignored until the next snapshot.
+    pub fn invalidate(&mut self) {
+        self.valid = false;
+        self.book.clear();
+    }
+
     /// Apply one push (`snapshot` when `is_snapshot`); returns what happened, in order (the
     /// sequence step, then the checksum result when the venue sent one).
     pub fn on_push(&mut self, is_snapshot: bool, d: &BooksData) -> Vec<SyncEvent> {

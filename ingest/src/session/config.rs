@@ -20,8 +20,10 @@ pub struct ConnectorConfig {
     pub max_backoff: Duration,
     pub jitter: f64,
     pub rotate_after: Duration,
-    /// No frame at all for this long, socket open: reconnect.
+    /// No data frame for this long, socket open: reconnect.
     pub stall_after: Duration,
+    /// How often each book is compared with a REST snapshot.
+    pub snapshot_check_period: Duration,
 }
 
 fn duration(text: &str) -> Duration {
@@ -57,6 +59,7 @@ impl ConnectorConfig {
             jitter: v.reconnect.jitter,
             rotate_after: duration(&v.rotate_after),
             stall_after: duration(&v.stall_after),
+            snapshot_check_period: duration(&v.snapshot_check_period),
         })
     }
 

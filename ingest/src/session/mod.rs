@@ -1,10 +1,15 @@
-//! What every venue connection shares: reconnect backoff, and the reasons a connection ends.
+//! What every venue connection shares: the connection loop, the venue interface it drives,
+//! the periodic book check, reconnect backoff, and the reasons a connection ends.
 
 pub mod backoff;
+pub mod check;
 pub mod config;
+pub mod connection;
+pub mod venue;
 
 pub use backoff::Backoff;
 pub use config::ConnectorConfig;
+pub use venue::{Read, Repair, RestBook, Stream, Venue, VenueSession};
 
 /// Why a connection was closed and redone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

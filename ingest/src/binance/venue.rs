@@ -1,0 +1,160 @@
+//! Binance for the shared connection loop: combined-stream names, SUBSCRIBE, server pings
+//! (no client heartbeat), books rebuilt from REST depth snapshots, exchangeInfo.
+
+use super::book::{BinanceBook, Market};
+use super::messages::{DepthSnapshot, DepthUpdate};
+use super::records::{read_frame, snapshot_record, Source, SPOT, USDM};
+use crate::book::OrderBook;
+use crate::frame::{Frame, RawRecord};
+use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Binance spot or USD-M futures.
+#[derive(Debug, Clone, Copy)]
+pub struct Binance {
+    source: Source,
+    market: Market,
+}
+
+impl Binance {
+    /// `binance` or `binance-usdm`.
+    pub fn for_venue(venue: &str) -> Binance {
+        if venue == "binance-usdm" {
+            Binance { source: USDM, market: Market::UsdM }
+        } else {
+            Binance { source: SPOT, market: Market::Spot }
+        }
+    }
+
+    fn usdm(&self) -> bool {
+        self.market == Market::UsdM
+    }
+}
+
+pub struct BinanceSession {
+    source: Source,
+    books: HashMap<String, BinanceBook>,
+}
+
+#[derive(Deserialize)]
+struct ExchangeInfo {
+    symbols: Vec<Listed>,
+}
+
+#[derive(Deserialize)]
+struct Listed {
+    symbol: String,
+}
+
+impl Venue for Binance {
+    type Session = BinanceSession;
+
+    /// `<symbol>@aggTrade`, `<symbol>@depth@100ms`, and on USD-M `<symbol>@markPrice@1s`
+    /// (mark, index and funding in one stream).
+    fn streams(&self, cfg: &ConnectorConfig) -> Vec<Stream> {
+        let has = |c: &str| cfg.channels.iter().any(|x| x == c);
+        let mut out = Vec::new();
+        for (symbol, _) in &cfg.instruments {
+            let s = symbol.to_lowercase();
+            let mut add = |arg: String, book| out.push(Stream { symbol: symbol.clone(), book, arg });
+            if has("trades") {
+                add(format!("{s}@aggTrade"), false);
+            }
+            if has("depth") {
+                add(format!("{s}@depth@100ms"), true);
+            }
+            if self.usdm() && (has("mark_price") || has("index_price") || has("funding")) {
+                add(format!("{s}@markPrice@1s"), false);
+            }
+        }
+        out
+    }
+
+    fn args_per_message(&self) -> usize {
+        100
+    }
+
+    fn subscribe(&self, streams: &[Stream], id: u64) -> String {
+        let params: Vec<&str> = streams.iter().map(|s| s.arg.as_str()).collect();
+        serde_json::json!({"method": "SUBSCRIBE", "params": params, "id": id}).to_string()
+    }
+
+    fn session(&self, _cfg: &ConnectorConfig, streams: &[Stream]) -> BinanceSession {
+        let books = streams.iter().filter(|s| s.book).map(|s| (s.symbol.clone(), BinanceBook::new(self.market)));
+        BinanceSession { source: self.source, books: books.collect() }
+    }
+
+    fn snapshot_path(&self, symbol: &str, depth: u32) -> String {
+        let base = if self.usdm() { "/fapi/v1/depth" } else { "/api/v3/depth" };
+        format!("{base}?symbol={symbol}&limit={depth}")
+    }
+
+    fn rest_book(&self, body: &[u8]) -> Result<RestBook, String> {
+        let s: DepthSnapshot = serde_json::from_slice(body).map_err(|e| format!("not a depth snapshot: {e}"))?;
+        Ok(RestBook { last_id: s.last_update_id, bids: s.bids, asks: s.asks })
+    }
+
+    fn instruments_paths(&self, _cfg: &ConnectorConfig) -> Vec<String> {
+        vec![if self.usdm() { "/fapi/v1/exchangeInfo" } else { "/api/v3/exchangeInfo" }.into()]
+    }
+
+    fn listed_symbols(&self, body: &[u8]) -> Result<Vec<String>, String> {
+        let info: ExchangeInfo = serde_json::from_slice(body).map_err(|e| format!("not an exchangeInfo: {e}"))?;
+        Ok(info.symbols.into_iter().map(|s| s.symbol).collect())
+    }
+}
+
+impl VenueSession for BinanceSession {
+    fn heartbeat(&self) -> Option<(Duration, String)> {
+        None
+    }
+
+    fn read(&mut self, text: &str, received_ms: i64) -> Read {
+        let frame = read_frame(self.source, text, received_ms);
+        let mut sync = Vec::new();
+        if let Frame::Records(records) = &frame {
+            for r in records {
+                if let RawRecord::Book(b) = r {
+                    if let Some(book) = self.books.get_mut(&b.symbol) {
+                        sync.push((b.symbol.clone(), book.on_update(DepthUpdate::from_raw(b))));
+                    }
+                }
+            }
+        }
+        Read { frame, sync }
+    }
+
+    fn waiting_books(&self) -> Vec<String> {
+        self.books.iter().filter(|(_, b)| b.needs_snapshot()).map(|(s, _)| s.clone()).collect()
+    }
+
+    fn repair(&self, _symbol: &str) -> Repair {
+        Repair::RestSnapshot
+    }
+
+    fn on_rest_snapshot(&mut self, symbol: &str, snap: &RestBook, received_ms: i64) -> Read {
+        let Some(book) = self.books.get_mut(symbol) else { return Read::frame(Frame::Control) };
+        let snap = DepthSnapshot { last_update_id: snap.last_id, bids: snap.bids.clone(), asks: snap.asks.clone() };
+        let frame = match snapshot_record(self.source, symbol, &snap, received_ms) {
+            Ok(record) => Frame::Records(vec![RawRecord::Book(record)]),
+            Err(garbage) => garbage,
+        };
+        let sync = book.on_snapshot(&snap).into_iter().map(|e| (symbol.to_string(), e)).collect();
+        Read { frame, sync }
+    }
+
+    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
+        let b = self.books.get(symbol)?;
+        Some((b.last_id()?, b.book()))
+    }
+
+    fn invalidate(&mut self, symbol: Option<&str>) {
+        for (s, b) in self.books.iter_mut() {
+            if symbol.is_none_or(|x| x == s) {
+                b.invalidate();
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Bybit v5 public for the shared connection loop: `{"op":"subscribe","args":[..]}` (10
+//! topics a message, as spot requires), `{"op":"ping"}` every 20 s, books rebuilt by
+//! subscribing `orderbook.<depth>.<symbol>` again (the venue pushes a snapshot), and the REST
+//! `market/orderbook` and `market/instruments-info` endpoints. The category (spot, linear,
+//! inverse) is the last segment of the WebSocket URL, as Bybit names its endpoints.
+
+use super::book::BybitBook;
+use super::messages::{InstrumentsInfo, OrderbookPush, PublicTrade, RestOrderbook, Tickers};
+use super::records;
+use crate::book::OrderBook;
+use crate::frame::{parse, Frame, GarbageKind};
+use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Book depths Bybit serves on the stream.
+const DEPTHS: &[u32] = &[1, 50, 200, 500, 1000];
+
+pub struct Bybit {
+    category: String,
+}
+
+impl Bybit {
+    pub fn for_url(ws_url: &str) -> Bybit {
+        let last = ws_url.trim_end_matches('/').rsplit('/').next().unwrap_or("linear");
+        let category = if ["spot", "linear", "inverse", "option"].contains(&last) { last } else { "linear" };
+        Bybit { category: category.into() }
+    }
+}
+
+/// The stream depth for a configured snapshot depth: the deepest Bybit has at or below it.
+fn stream_depth(wanted: u32) -> u32 {
+    DEPTHS.iter().copied().filter(|d| *d <= wanted.max(1)).max().unwrap_or(1)
+}
+
+pub struct BybitSession {
+    category: String,
+    depth: u32,
+    books: HashMap<String, BybitBook>,
+    tickers: HashMap<String, Tickers>,
+}
+
+fn request(op: &str, args: &[&str], id: u64) -> String {
+    serde_json::json!({"req_id": id.to_string(), "op": op, "args": args}).to_string()
+}
+
+impl Venue for Bybit {
+    type Session = BybitSession;
+
+    fn streams(&self, cfg: &ConnectorConfig) -> Vec<Stream> {
+        let has = |c: &str| cfg.channels.iter().any(|x| x == c);
+        let depth = stream_depth(cfg.snapshot_depth);
+        let mut out = Vec::new();
+        for (symbol, _) in &cfg.instruments {
+            let mut add = |arg: String, book| out.push(Stream { symbol: symbol.clone(), book, arg });
+            if has("trades") {
+                add(format!("publicTrade.{symbol}"), false);
+            }
+            if has("depth") {
+                add(format!("orderbook.{depth}.{symbol}"), true);
+            }
+            if has("mark_price") || has("index_price") || has("funding") {
+                add(format!("tickers.{symbol}"), false);
+            }
+        }
+        out
+    }
+
+    fn args_per_message(&self) -> usize {
+        10
+    }
+
+    fn subscribe(&self, streams: &[Stream], id: u64) -> String {
+        request("subscribe", &streams.iter().map(|s| s.arg.as_str()).collect::<Vec<_>>(), id)
+    }
+
+    fn session(&self, cfg: &ConnectorConfig, streams: &[Stream]) -> BybitSession {
+        BybitSession {
+            category: self.category.clone(),
+            depth: stream_depth(cfg.snapshot_depth),
+            books: streams.iter().filter(|s| s.book).map(|s| (s.symbol.clone(), BybitBook::default())).collect(),
+            tickers: HashMap::new(),
+        }
+    }
+
+    fn snapshot_path(&self, symbol: &str, depth: u32) -> String {
+        format!("/v5/market/orderbook?category={}&symbol={symbol}&limit={depth}", self.category)
+    }
+
+    fn rest_book(&self, body: &[u8]) -> Result<RestBook, String> {
+        let r: RestOrderbook = serde_json::from_slice(body).map_err(|e| format!("not an orderbook response: {e}"))?;
+        Ok(RestBook { last_id: r.result.update_id, bids: r.result.bids, asks: r.result.asks })
+    }
+
+    fn instruments_paths(&self, _cfg: &ConnectorConfig) -> Vec<String> {
+        vec![format!("/v5/market/instruments-info?category={}&limit=1000", self.category)]
+    }
+
+    fn listed_symbols(&self, body: &[u8]) -> Result<Vec<String>, String> {
+        let r: InstrumentsInfo =
+            serde_json::from_slice(body).map_err(|e| format!("not an instruments-info response: {e}"))?;
+        Ok(r.result.list.into_iter().map(|l| l.symbol).collect())
+    }
+}
+
+impl BybitSession {
+    fn orderbook(&mut self, v: &serde_json::Value, received_ms: i64) -> Read {
+        let push: OrderbookPush = match parse(v) {
+            Ok(p) => p,
+            Err(garbage) => return Read::frame(garbage),
+        };
+        let snapshot = push.kind == "snapshot";
+        let time = push.cts.unwrap_or(push.ts);
+        let frame = match records::book(&self.category, snapshot, &push.data, time, received_ms) {
+            Ok(r) => Frame::Records(vec![r]),
+            Err(garbage) => return Read::frame(garbage),
+        };
+        let symbol = push.data.symbol.clone();
+        let sync = self.books.get_mut(&symbol).map(|b| vec![(symbol, b.on_push(snapshot, &push.data))]);
+        Read { frame, sync: sync.unwrap_or_default() }
+    }
+
+    fn tickers(&mut self, v: &serde_json::Value, received_ms: i64) -> Frame {
+        let (Some(time), Ok(t)) = (v["ts"].as_i64(), parse::<Tickers>(&v["data"])) else {
+            return Frame::garbage(GarbageKind::MissingField, "tickers without ts or data.symbol");
+        };
+        if !records::touches_reference(&t) {
+            return Frame::Records(Vec::new());
+        }
+        let known = self
+            .tickers
+            .entry(t.symbol.clone())
+            .or_insert_with(|| Tickers { symbol: t.symbol.clone(), ..Tickers::default() });
+        if v["type"] == "snapshot" {
+            *known = Tickers { symbol: t.symbol.clone(), ..Tickers::default() };
+        }
+        records::merge(known, t);
+        match records::reference(&self.category, known, time, received_ms) {
+            Ok(r) => Frame::Records(vec![r]),
+            Err(garbage) => garbage,
+        }
+    }
+}
+
+impl VenueSession for BybitSession {
+    fn heartbeat(&self) -> Option<(Duration, String)> {
+        Some((Duration::from_secs(20), r#"{"op":"ping"}"#.into()))
+    }
+
+    fn read(&mut self, text: &str, received_ms: i64) -> Read {
+        let v: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Read::frame(Frame::garbage(GarbageKind::NotJson, e.to_string())),
+        };
+        // Acks and pongs: `{"success":..,"op":"subscribe"|"ping",..}` or `{"op":"pong",..}`.
+        if let Some(op) = v.get("op").and_then(|o| o.as_str()) {
+            return Read::frame(if v["success"] == false {
+                Frame::garbage(GarbageKind::VenueError, format!("{op}: {}", v["ret_msg"]))
+            } else {
+                Frame::Control
+            });
+        }
+        let topic = v["topic"].as_str().unwrap_or_default();
+        let frame = match topic.split('.').next().unwrap_or_default() {
+            "orderbook" => return self.orderbook(&v, received_ms),
+            "publicTrade" => match parse::<Vec<PublicTrade>>(&v["data"]) {
+                Ok(trades) => trades
+                    .iter()
+                    .map(|t| records::trade(&self.category, t, received_ms))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_or_else(|g| g, Frame::Records),
+                Err(garbage) => garbage,
+            },
+            "tickers" => self.tickers(&v, received_ms),
+            "" => Frame::garbage(GarbageKind::UnknownEvent, "no topic and no op"),
+            other => Frame::garbage(GarbageKind::UnknownEvent, format!("topic `{other}`")),
+        };
+        Read::frame(frame)
+    }
+
+    fn waiting_books(&self) -> Vec<String> {
+        self.books.iter().filter(|(_, b)| b.needs_snapshot()).map(|(s, _)| s.clone()).collect()
+    }
+
+    fn repair(&self, symbol: &str) -> Repair {
+        let topic = format!("orderbook.{}.{symbol}", self.depth);
+        Repair::Resubscribe(vec![request("unsubscribe", &[&topic], 0), request("subscribe", &[&topic], 0)])
+    }
+
+    fn on_rest_snapshot(&mut self, _symbol: &str, _snap: &RestBook, _received_ms: i64) -> Read {
+        // Bybit books are rebuilt from the snapshot the venue pushes on subscription.
+        Read::frame(Frame::Control)
+    }
+
+    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
+        let b = self.books.get(symbol)?;
+        Some((b.last_id()?, b.book()))
+    }
+
+    fn invalidate(&mut self, symbol: Option<&str>) {
+        for (s, b) in self.books.iter_mut() {
+            if symbol.is_none_or(|x| x == s) {
+                b.invalidate();
+            }
+        }
+    }
+}

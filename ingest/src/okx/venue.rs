@@ -1,0 +1,221 @@
+//! OKX v5 public for the shared connection loop: `{"op":"subscribe","args":[..]}`, the text
+//! heartbeat (`ping` after 25 s of quiet; OKX drops a connection silent for 30 s), books
+//! rebuilt by subscribing `books` again (the venue then pushes a snapshot), and the REST
+//! `market/books` and `public/instruments` endpoints.
+
+use super::book::OkxBook;
+use super::messages::{market_of, underlying, BooksPush, Instruments, Push, RestBooks};
+use super::records;
+use crate::book::OrderBook;
+use crate::frame::{parse, Frame, GarbageKind, RawRecord};
+use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
+
+pub struct Okx;
+
+pub struct OkxSession {
+    books: HashMap<String, OkxBook>,
+    /// Index id → the configured derivatives that follow it.
+    followers: BTreeMap<String, Vec<String>>,
+}
+
+fn arg(channel: &str, inst_id: &str) -> String {
+    serde_json::json!({"channel": channel, "instId": inst_id}).to_string()
+}
+
+fn request(op: &str, args: &[&str]) -> String {
+    format!("{{\"op\":\"{op}\",\"args\":[{}]}}", args.join(","))
+}
+
+fn followers(cfg: &ConnectorConfig) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (symbol, _) in &cfg.instruments {
+        if let Some(u) = underlying(symbol) {
+            out.entry(u.to_string()).or_default().push(symbol.clone());
+        }
+    }
+    out
+}
+
+impl Venue for Okx {
+    type Session = OkxSession;
+
+    /// `trades` and `books` per instrument; `mark-price` per derivative, `funding-rate` per
+    /// swap, and `index-tickers` once per index a derivative follows.
+    fn streams(&self, cfg: &ConnectorConfig) -> Vec<Stream> {
+        let has = |c: &str| cfg.channels.iter().any(|x| x == c);
+        let mut out = Vec::new();
+        for (symbol, _) in &cfg.instruments {
+            let mut add =
+                |channel: &str, book| out.push(Stream { symbol: symbol.clone(), book, arg: arg(channel, symbol) });
+            if has("trades") {
+                add("trades", false);
+            }
+            if has("depth") {
+                add("books", true);
+            }
+            let market = market_of(symbol);
+            if has("mark_price") && market != "spot" {
+                add("mark-price", false);
+            }
+            if has("funding") && market == "swap" {
+                add("funding-rate", false);
+            }
+        }
+        if has("index_price") {
+            for index in followers(cfg).keys() {
+                out.push(Stream { symbol: index.clone(), book: false, arg: arg("index-tickers", index) });
+            }
+        }
+        out
+    }
+
+    fn args_per_message(&self) -> usize {
+        100
+    }
+
+    fn subscribe(&self, streams: &[Stream], _id: u64) -> String {
+        request("subscribe", &streams.iter().map(|s| s.arg.as_str()).collect::<Vec<_>>())
+    }
+
+    fn session(&self, cfg: &ConnectorConfig, streams: &[Stream]) -> OkxSession {
+        let books = streams.iter().filter(|s| s.book).map(|s| (s.symbol.clone(), OkxBook::new())).collect();
+        OkxSession { books, followers: followers(cfg) }
+    }
+
+    fn snapshot_path(&self, symbol: &str, depth: u32) -> String {
+        format!("/api/v5/market/books?instId={symbol}&sz={}", depth.min(400))
+    }
+
+    fn rest_book(&self, body: &[u8]) -> Result<RestBook, String> {
+        let r: RestBooks = serde_json::from_slice(body).map_err(|e| format!("not a books response: {e}"))?;
+        let d = r.data.into_iter().next().ok_or("a books response without data")?;
+        let side = |l: Vec<Vec<String>>| l.into_iter().filter(|x| x.len() >= 2).map(|x| (x[0].clone(), x[1].clone()));
+        Ok(RestBook {
+            last_id: d.seq_id.ok_or("a books response without seqId")?,
+            bids: side(d.bids).collect(),
+            asks: side(d.asks).collect(),
+        })
+    }
+
+    fn instruments_paths(&self, cfg: &ConnectorConfig) -> Vec<String> {
+        let types: BTreeSet<&str> = cfg.instruments.iter().map(|(s, _)| market_of(s)).collect();
+        types.into_iter().map(|t| format!("/api/v5/public/instruments?instType={}", t.to_uppercase())).collect()
+    }
+
+    fn listed_symbols(&self, body: &[u8]) -> Result<Vec<String>, String> {
+        let r: Instruments = serde_json::from_slice(body).map_err(|e| format!("not an instruments response: {e}"))?;
+        Ok(r.data.into_iter().map(|i| i.inst_id).collect())
+    }
+}
+
+/// Records from each element of a push's `data`.
+fn each<T: DeserializeOwned>(v: &serde_json::Value, f: impl Fn(&T) -> Result<Vec<RawRecord>, Frame>) -> Frame {
+    let push = match parse::<Push<T>>(v) {
+        Ok(p) => p,
+        Err(garbage) => return garbage,
+    };
+    let mut out = Vec::new();
+    for d in &push.data {
+        match f(d) {
+            Ok(records) => out.extend(records),
+            Err(garbage) => return garbage,
+        }
+    }
+    Frame::Records(out)
+}
+
+impl OkxSession {
+    fn books_push(&mut self, v: &serde_json::Value, received_ms: i64) -> Read {
+        let push: BooksPush = match parse(v) {
+            Ok(p) => p,
+            Err(garbage) => return Read::frame(garbage),
+        };
+        let snapshot = push.action == "snapshot";
+        let symbol = push.arg.inst_id;
+        let mut records = Vec::new();
+        let mut sync = Vec::new();
+        for d in &push.data {
+            match records::book(&symbol, snapshot, d, received_ms) {
+                Ok(r) => records.push(r),
+                Err(garbage) => return Read::frame(garbage),
+            }
+            if let Some(book) = self.books.get_mut(&symbol) {
+                sync.extend(book.on_push(snapshot, d).into_iter().map(|e| (symbol.clone(), e)));
+            }
+        }
+        Read { frame: Frame::Records(records), sync }
+    }
+}
+
+impl VenueSession for OkxSession {
+    fn heartbeat(&self) -> Option<(Duration, String)> {
+        Some((Duration::from_secs(25), "ping".into()))
+    }
+
+    fn read(&mut self, text: &str, received_ms: i64) -> Read {
+        if text == "pong" {
+            return Read::frame(Frame::Control);
+        }
+        let v: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => return Read::frame(Frame::garbage(GarbageKind::NotJson, e.to_string())),
+        };
+        if let Some(event) = v.get("event").and_then(|e| e.as_str()) {
+            return Read::frame(match event {
+                "error" => Frame::garbage(GarbageKind::VenueError, format!("{} {}", v["code"], v["msg"])),
+                "notice" => {
+                    tracing::warn!(venue = "okx", notice = %v["msg"], "venue notice");
+                    Frame::Control
+                }
+                _ => Frame::Control,
+            });
+        }
+        let channel = v["arg"]["channel"].as_str().unwrap_or_default();
+        let frame = match channel {
+            "books" => return self.books_push(&v, received_ms),
+            "trades" => each(&v, |t| Ok(vec![records::trade(t, received_ms)?])),
+            "mark-price" => each(&v, |m| Ok(vec![records::mark(m, received_ms)?])),
+            "funding-rate" => each(&v, |f| Ok(vec![records::funding(f, received_ms)?])),
+            "index-tickers" => each(&v, |i: &super::messages::IndexTicker| {
+                let symbols = self.followers.get(&i.inst_id).map(Vec::as_slice).unwrap_or_default();
+                symbols.iter().map(|s| records::index(i, s, received_ms)).collect()
+            }),
+            "" => Frame::garbage(GarbageKind::UnknownEvent, "no event and no channel"),
+            other => Frame::garbage(GarbageKind::UnknownEvent, format!("channel `{other}`")),
+        };
+        Read::frame(frame)
+    }
+
+    fn waiting_books(&self) -> Vec<String> {
+        self.books.iter().filter(|(_, b)| b.needs_snapshot()).map(|(s, _)| s.clone()).collect()
+    }
+
+    fn repair(&self, symbol: &str) -> Repair {
+        let a = arg("books", symbol);
+        Repair::Resubscribe(vec![request("unsubscribe", &[&a]), request("subscribe", &[&a])])
+    }
+
+    fn on_rest_snapshot(&mut self, _symbol: &str, _snap: &RestBook, _received_ms: i64) -> Read {
+        // OKX books are rebuilt from the snapshot the venue pushes on subscription.
+        Read::frame(Frame::Control)
+    }
+
+    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
+        let b = self.books.get(symbol)?;
+        if b.needs_snapshot() {
+            return None;
+        }
+        Some((b.last_seq()?, b.book()))
+    }
+
+    fn invalidate(&mut self, symbol: Option<&str>) {
+        for (s, b) in self.books.iter_mut() {
+            if symbol.is_none_or(|x| x == s) {
+                b.invalidate();
+            }
+        }
+    }
+}

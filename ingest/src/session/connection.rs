@@ -1,0 +1,343 @@
+//! The connection loop every venue shares: connect, subscribe (paced, many streams per
+//! message and per socket), read frames and publish their records in arrival order, keep
+//! each book in sync (REST snapshot or resubscription after any break), check books against
+//! REST snapshots every `snapshot_check_period`, keep the socket alive (answer server pings,
+//! send the venue's heartbeat when quiet), and reconnect with jittered backoff when the
+//! socket drops, stalls, or reaches its lifetime.
+
+use super::check::{BookCheck, Verdict};
+use super::venue::{Read, Repair, RestBook, Stream, Venue, VenueSession};
+use super::{Backoff, ConnectorConfig, Reconnect};
+use crate::book::SyncEvent;
+use crate::frame::Frame;
+use crate::metrics::IngestMetrics;
+use crate::publish::Publisher;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A resubscription that brought no snapshot in this long is sent again.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(10);
+
+/// Shared by the connections of one venue.
+struct Shared<V: Venue> {
+    venue: V,
+    cfg: ConnectorConfig,
+    publisher: Publisher,
+    metrics: Arc<IngestMetrics>,
+    http: reqwest::Client,
+}
+
+/// Why a REST snapshot was fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Rebuild,
+    Check,
+}
+
+/// A REST snapshot fetched for a symbol, and when it was received (ms).
+type Fetched = (String, Purpose, RestBook, i64);
+
+/// Check that every instrument is listed by the venue (REST instrument metadata), then run
+/// every connection until `stop` turns true. An unlisted instrument is an error naming it;
+/// an unreachable metadata endpoint is logged and the connections start anyway.
+pub async fn run<V: Venue>(
+    venue: V,
+    cfg: ConnectorConfig,
+    publisher: Publisher,
+    metrics: Arc<IngestMetrics>,
+    stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client");
+    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, http });
+    check_listed(&shared).await?;
+    let all = shared.venue.streams(&shared.cfg);
+    let per = shared.cfg.max_streams_per_connection.max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for chunk in all.chunks(per) {
+        tasks.spawn(connection(shared.clone(), chunk.to_vec(), stop.clone()));
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn check_listed<V: Venue>(shared: &Shared<V>) -> Result<(), String> {
+    let c = &shared.cfg;
+    let mut listed = Vec::new();
+    for path in shared.venue.instruments_paths(c) {
+        let url = format!("{}{path}", c.rest_url);
+        let body = match async { shared.http.get(&url).send().await?.error_for_status()?.bytes().await }.await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(venue = %c.venue, url, error = %e, "instrument metadata unavailable; symbols not checked");
+                return Ok(());
+            }
+        };
+        listed.extend(shared.venue.listed_symbols(&body).map_err(|e| format!("{url}: {e}"))?);
+    }
+    let missing: Vec<&str> =
+        c.instruments.iter().map(|(s, _)| s.as_str()).filter(|s| !listed.iter().any(|l| l == s)).collect();
+    if missing.is_empty() {
+        tracing::info!(venue = %c.venue, listed = listed.len(), "every instrument is listed by the venue");
+        Ok(())
+    } else {
+        Err(format!(
+            "venue {} does not list {} (REST instrument metadata at {}); fix the instrument or its symbol in symbols.yaml",
+            c.venue,
+            missing.join(", "),
+            c.rest_url
+        ))
+    }
+}
+
+async fn connection<V: Venue>(shared: Arc<Shared<V>>, streams: Vec<Stream>, mut stop: watch::Receiver<bool>) {
+    let c = &shared.cfg;
+    let mut backoff = Backoff::new(c.initial_backoff, c.max_backoff, c.jitter);
+    let mut dropped_at = None;
+    loop {
+        let reason = tokio::select! {
+            r = session(&shared, &streams, &mut backoff, dropped_at) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        dropped_at = Some(Instant::now());
+        shared.metrics.reconnect(&c.venue, reason.as_str());
+        let delay = if reason == Reconnect::Rotated { Duration::ZERO } else { backoff.next_delay() };
+        tracing::warn!(venue = %c.venue, reason = reason.as_str(), delay_ms = delay.as_millis() as u64, "reconnecting");
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// One connection from connect to its end; returns why it ended. `dropped_at`: when the
+/// previous connection ended (the books' resync time counts from there).
+async fn session<V: Venue>(
+    shared: &Arc<Shared<V>>,
+    streams: &[Stream],
+    backoff: &mut Backoff,
+    dropped_at: Option<Instant>,
+) -> Reconnect {
+    let c = &shared.cfg;
+    let started = Instant::now();
+    let connect = tokio_tungstenite::connect_async(c.ws_url.as_str());
+    let mut ws = match tokio::time::timeout(Duration::from_secs(10), connect).await {
+        Ok(Ok((ws, _))) => ws,
+        Ok(Err(e)) => {
+            tracing::warn!(venue = %c.venue, url = %c.ws_url, error = %e, "cannot connect");
+            return Reconnect::ConnectFailed;
+        }
+        Err(_) => return Reconnect::ConnectFailed,
+    };
+    // Subscribe no faster than the venue allows.
+    let pace = Duration::from_secs_f64(1.0 / c.subscribe_per_second.max(1) as f64);
+    for (i, chunk) in streams.chunks(shared.venue.args_per_message().max(1)).enumerate() {
+        if i > 0 {
+            tokio::time::sleep(pace).await;
+        }
+        if ws.send(Message::text(shared.venue.subscribe(chunk, i as u64 + 1))).await.is_err() {
+            return Reconnect::ConnectFailed;
+        }
+    }
+    let mut state = shared.venue.session(c, streams);
+    let book_symbols: Vec<String> = streams.iter().filter(|s| s.book).map(|s| s.symbol.clone()).collect();
+    let (snap_tx, mut snap_rx) = mpsc::channel::<Fetched>(64);
+    // Books being rebuilt: since when (REST fetch running, or resubscription sent).
+    let mut rebuilding: HashMap<String, Instant> = HashMap::new();
+    // Since when each book waits (for the resync time).
+    let since = dropped_at.unwrap_or(started);
+    let mut waiting_since: HashMap<String, Instant> = book_symbols.iter().map(|s| (s.clone(), since)).collect();
+    // Books that had a snapshot on this connection.
+    let mut synced: HashSet<String> = HashSet::new();
+    let mut check = BookCheck::default();
+    let mut next_check = Instant::now() + c.snapshot_check_period;
+    let rotate = tokio::time::sleep(c.rotate_after);
+    tokio::pin!(rotate);
+    let mut first_frame = true;
+    // Pings keep a socket open without data; only data frames count against a stall.
+    let mut last_data = Instant::now();
+    let mut last_frame = Instant::now();
+    let heartbeat = state.heartbeat();
+    let mut resends = shared.publisher.resends();
+    loop {
+        if shared.publisher.resends() != resends {
+            // Some records were sent again out of order: re-anchor every book's readers.
+            resends = shared.publisher.resends();
+            tracing::warn!(venue = %c.venue, "records were resent out of order; rebuilding the books from snapshots");
+            state.invalidate(None);
+        }
+        for symbol in state.waiting_books() {
+            waiting_since.entry(symbol.clone()).or_insert_with(Instant::now);
+            let due = rebuilding.get(&symbol).is_none_or(|t| t.elapsed() > RESUBSCRIBE_AFTER);
+            if !due {
+                continue;
+            }
+            match state.repair(&symbol) {
+                Repair::RestSnapshot if !rebuilding.contains_key(&symbol) => {
+                    rebuilding.insert(symbol.clone(), Instant::now());
+                    tokio::spawn(fetch_snapshot(shared.clone(), symbol, Purpose::Rebuild, snap_tx.clone()));
+                }
+                Repair::RestSnapshot => {}
+                Repair::Resubscribe(messages) => {
+                    // The first snapshot comes with the subscription itself.
+                    if rebuilding.contains_key(&symbol) || synced.contains(&symbol) {
+                        tracing::info!(venue = %c.venue, symbol, "subscribing the book again for a fresh snapshot");
+                        for m in messages {
+                            if ws.send(Message::text(m)).await.is_err() {
+                                return Reconnect::Dropped;
+                            }
+                        }
+                    }
+                    rebuilding.insert(symbol.clone(), Instant::now());
+                }
+            }
+        }
+        let heartbeat_at = heartbeat.as_ref().map_or(last_frame + Duration::from_secs(3600), |(d, _)| last_frame + *d);
+        tokio::select! {
+            _ = &mut rotate => return Reconnect::Rotated,
+            _ = tokio::time::sleep_until(next_check) => {
+                next_check = Instant::now() + c.snapshot_check_period;
+                for symbol in &book_symbols {
+                    if state.book(symbol).is_some() && !check.holds(symbol) {
+                        tokio::spawn(fetch_snapshot(shared.clone(), symbol.clone(), Purpose::Check, snap_tx.clone()));
+                    }
+                }
+            }
+            Some((symbol, purpose, snap, received)) = snap_rx.recv() => match purpose {
+                Purpose::Rebuild => {
+                    rebuilding.remove(&symbol);
+                    let read = state.on_rest_snapshot(&symbol, &snap, received);
+                    on_read(shared, read, received, "", &mut waiting_since).await;
+                }
+                Purpose::Check => check.hold(symbol, snap),
+            },
+            _ = tokio::time::sleep_until(last_data + c.stall_after) => return Reconnect::Stalled,
+            _ = tokio::time::sleep_until(heartbeat_at) => {
+                let text = heartbeat.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
+                last_frame = Instant::now();
+                if ws.send(Message::text(text)).await.is_err() {
+                    return Reconnect::Dropped;
+                }
+            }
+            frame = ws.next() => {
+                let msg = match frame {
+                    None | Some(Err(_)) => return Reconnect::Dropped,
+                    Some(Ok(m)) => m,
+                };
+                last_frame = Instant::now();
+                if first_frame {
+                    first_frame = false;
+                    backoff.reset();
+                }
+                match msg {
+                    Message::Text(text) => {
+                        let received = now_ms();
+                        let read = state.read(text.as_str(), received);
+                        if matches!(read.frame, Frame::Records(_)) {
+                            last_data = Instant::now();
+                        }
+                        for (symbol, e) in &read.sync {
+                            if matches!(e, SyncEvent::Snapshot { .. }) {
+                                rebuilding.remove(symbol);
+                                synced.insert(symbol.clone());
+                            }
+                        }
+                        on_read(shared, read, received, text.as_str(), &mut waiting_since).await;
+                    }
+                    // Answered at once: Binance closes a connection whose pongs stop.
+                    Message::Ping(p) if ws.send(Message::Pong(p.clone())).await.is_err() => return Reconnect::Dropped,
+                    Message::Close(_) => return Reconnect::Dropped,
+                    _ => {}
+                }
+            }
+        }
+        for (symbol, verdict) in check.decide(|s| state.book(s)) {
+            shared.metrics.book_check(&c.venue, c.canonical(&symbol), verdict.as_str());
+            if let Verdict::Diverged(why) = &verdict {
+                tracing::warn!(venue = %c.venue, symbol, why, "the book differs from the venue's REST snapshot; rebuilding");
+                state.invalidate(Some(&symbol));
+            }
+        }
+    }
+}
+
+/// Publish a frame's records in order, count what happened, and time each book's resync.
+async fn on_read<V: Venue>(
+    shared: &Shared<V>,
+    read: Read,
+    received: i64,
+    text: &str,
+    waiting_since: &mut HashMap<String, Instant>,
+) {
+    let c = &shared.cfg;
+    match read.frame {
+        Frame::Records(records) => {
+            for r in records {
+                let canonical = c.canonical(r.symbol());
+                shared.metrics.message(&c.venue, canonical, r.channel(), received - r.event_time_us() / 1000);
+                shared.publisher.publish(r).await;
+            }
+        }
+        Frame::Control => {}
+        Frame::Garbage { kind, detail } => {
+            shared.metrics.garbage(&c.venue, kind.as_str());
+            let text: String = text.chars().take(200).collect();
+            tracing::warn!(venue = %c.venue, kind = kind.as_str(), detail, frame = %text, "garbage frame kept in the log; connection goes on");
+        }
+    }
+    for (symbol, e) in &read.sync {
+        let canonical = c.canonical(symbol);
+        match e {
+            SyncEvent::Gap { expected, got, loss } => {
+                shared.metrics.gap(&c.venue, canonical, loss.as_str());
+                waiting_since.insert(symbol.clone(), Instant::now());
+                tracing::warn!(venue = %c.venue, instrument = canonical, expected, got, loss = loss.as_str(), "book sequence break; rebuilding");
+            }
+            SyncEvent::ChecksumMismatch { venue, ours } => {
+                shared.metrics.gap(&c.venue, canonical, "checksum");
+                waiting_since.insert(symbol.clone(), Instant::now());
+                tracing::warn!(venue = %c.venue, instrument = canonical, venue_checksum = venue, ours, "book checksum mismatch; rebuilding");
+            }
+            SyncEvent::Rejected { why } => {
+                tracing::warn!(venue = %c.venue, instrument = canonical, why, "book message unusable; rebuilding");
+            }
+            SyncEvent::Snapshot { .. } => {
+                let waited = waiting_since.remove(symbol).map(|t| t.elapsed());
+                shared.metrics.resync(&c.venue, canonical, waited);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// GET a REST depth snapshot; a rebuild retries until it comes (the book waits for it), a
+/// check gives up after one failure.
+async fn fetch_snapshot<V: Venue>(shared: Arc<Shared<V>>, symbol: String, purpose: Purpose, tx: mpsc::Sender<Fetched>) {
+    let cfg = &shared.cfg;
+    let url = format!("{}{}", cfg.rest_url, shared.venue.snapshot_path(&symbol, cfg.snapshot_depth));
+    let mut backoff = Backoff::new(cfg.initial_backoff, cfg.max_backoff, cfg.jitter);
+    loop {
+        let got = async { shared.http.get(&url).send().await?.error_for_status()?.bytes().await }.await;
+        let error = match got.map(|body| shared.venue.rest_book(&body)) {
+            Ok(Ok(snap)) => {
+                let _ = tx.send((symbol, purpose, snap, now_ms())).await;
+                return;
+            }
+            Ok(Err(e)) => e,
+            Err(e) => e.to_string(),
+        };
+        tracing::warn!(venue = %cfg.venue, url, error, "depth snapshot failed");
+        if purpose == Purpose::Check || tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(backoff.next_delay()).await;
+    }
+}
