@@ -4,155 +4,46 @@
 //! venue ends with, and injected disconnects, garbage and dropped frames are detected,
 //! healed and counted in `/metrics`, which the stack's Prometheus scrapes.
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use rdkafka::consumer::BaseConsumer;
 use std::time::{Duration, Instant};
 use tickwatch_ingest::binance::messages::{DepthSnapshot, DepthUpdate};
 use tickwatch_ingest::binance::{BinanceBook, Market};
-use tickwatch_model::{wire, AvroRecord, BookUpdateKind, RawBookUpdate, RawTrade};
-use tickwatch_runtime::broker::{self, TopicSpec};
+use tickwatch_model::BookUpdateKind;
 use tickwatch_testkit::prometheus::{wait_for_value, ScrapeTarget};
-use tickwatch_testkit::{fixtures, free_port, stack, unique, wait_http, ChildGuard};
+use tickwatch_testkit::{fixtures, stack};
+
+mod common;
+
+use common::{log_tail, metric, reader, scenario, Published, Scenario};
 
 const SYMBOL: &str = "SUSHIUSDT";
 
-/// One scenario at a time. Run together, the three ingestors' idempotent producers and topic
-/// creations met Tansu's concurrency faults (seen: ProducerFenced and OutOfOrderSequenceNumber
-/// answered to producers of different processes, records on a partition the topic was not
-/// created with); the publisher survives those (it resends, and the books re-anchor on fresh
-/// snapshots), but the exact-book checks here need a broker that keeps order.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+const SETTINGS: &str =
+    "channels: [trades, depth]\ninstruments: [SUSHI-USDT-PERP]\nsnapshot_depth: 1000\nsnapshot_check_period: 2s";
 
-/// Start the fake; returns it with its WS and REST URLs.
-fn fake_venue(recording: &std::path::Path, faults: &[&str]) -> (ChildGuard, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
-        .args(["fake-venue", "--venue", "binance-usdm", "--speed", "0", "--recording"])
-        .arg(recording)
-        .args(faults)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap().to_string();
-    let (ws, rest) = (field("ws_url="), field("rest_url="));
-    (ChildGuard(child), ws, rest)
+/// The fake Binance USD-M and an ingestor of SUSHI-USDT-PERP.
+async fn usdm(name: &str, faults: &[&str]) -> Option<Scenario> {
+    scenario(name, "binance-usdm", "binance_usdm", SETTINGS, faults).await
 }
 
-fn ingest(prefix: &str, ws: &str, rest: &str, metrics_port: u16) -> ChildGuard {
-    let exchanges = std::env::temp_dir().join(format!("{prefix}-exchanges.yaml"));
-    std::fs::write(
-        &exchanges,
-        format!(
-            "venues:\n  binance-usdm:\n    ws_url: {ws}\n    rest_url: {rest}\n    channels: [trades, depth]\n    \
-             instruments: [SUSHI-USDT-PERP]\n    snapshot_depth: 1000\n    snapshot_check_period: 5m\n    \
-             max_streams_per_connection: 200\n    subscribe_per_second: 10\n    \
-             reconnect: {{initial_backoff: 50ms, max_backoff: 500ms, jitter: 0.2}}\n    rotate_after: 23h\n    \
-             stall_after: 10m\n"
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
-        .arg("--config")
-        .arg(&stack().settings_path)
-        .args(["ingest", "--venue", "binance-usdm", "--exchanges"])
-        .arg(&exchanges)
-        .args(["--topic-prefix", &format!("{prefix}.")])
-        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log_path(prefix)).unwrap())
-        .spawn()
-        .unwrap();
-    ChildGuard(child)
-}
-
-/// The ingestor's log, kept for the failure message.
-fn log_path(prefix: &str) -> std::path::PathBuf {
-    let dir = tickwatch_testkit::repo_root().join("target/test-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{prefix}-ingest.log"))
-}
-
-/// The last warnings and errors of the ingestor's log.
-fn log_tail(prefix: &str) -> String {
-    let text = std::fs::read_to_string(log_path(prefix)).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.contains(" INFO ")).collect();
-    lines[lines.len().saturating_sub(12)..].join("\n")
-}
-
-async fn topics(prefix: &str) {
-    let specs: Vec<TopicSpec> = ["raw.trades", "raw.depth", "raw.reference"]
-        .iter()
-        .map(|t| TopicSpec { name: format!("{prefix}.{t}"), partitions: 1, replication: 1, configs: vec![] })
-        .collect();
-    broker::create_topics(&stack().broker(), &specs).await.unwrap();
-}
-
-fn reader(prefix: &str) -> BaseConsumer {
-    let c: BaseConsumer = broker::client_config(&stack().broker())
-        .set("group.id", unique("reader"))
-        .set("fetch.wait.max.ms", "50")
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for t in ["raw.trades", "raw.depth"] {
-        let topic = format!("{prefix}.{t}");
-        // Every partition the broker reports, whatever the topic was created with.
-        let md = c.fetch_metadata(Some(&topic), Duration::from_secs(10)).unwrap();
-        for p in md.topics()[0].partitions() {
-            // Offset 0, not Beginning: resolving Beginning asks ListOffsets, which Tansu
-            // answers wrongly.
-            tpl.add_partition_offset(&topic, p.id(), Offset::Offset(0)).unwrap();
-        }
+/// The book the published depth stream builds by Binance's rules, and its gap count.
+fn rebuild(seen: &Published) -> (BinanceBook, u64) {
+    let mut book = BinanceBook::new(Market::UsdM);
+    let mut gaps = 0;
+    let side =
+        |l: &[tickwatch_model::PriceLevel]| l.iter().map(|l| (l.price.to_string(), l.size.to_string())).collect();
+    for r in &seen.depth {
+        let events = match r.update_kind {
+            BookUpdateKind::Snapshot => book.on_snapshot(&DepthSnapshot {
+                last_update_id: r.last_update_id,
+                bids: side(&r.bids),
+                asks: side(&r.asks),
+            }),
+            BookUpdateKind::Delta => vec![book.on_update(DepthUpdate::from_raw(r))],
+        };
+        gaps += events.iter().filter(|e| e.breaks_book()).count() as u64;
     }
-    c.assign(&tpl).unwrap();
-    c
-}
-
-#[derive(Default)]
-struct Published {
-    trades: Vec<RawTrade>,
-    depth: Vec<RawBookUpdate>,
-}
-
-impl Published {
-    fn poll(&mut self, c: &BaseConsumer, for_at_most: Duration) {
-        let until = Instant::now() + for_at_most;
-        while Instant::now() < until {
-            let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else { continue };
-            assert_eq!(m.key(), Some(SYMBOL.as_bytes()), "raw records are keyed by venue symbol");
-            let (_, datum) = wire::unframe(m.payload().unwrap()).unwrap();
-            if m.topic().ends_with("raw.trades") {
-                self.trades.push(RawTrade::from_avro(datum).unwrap());
-            } else {
-                self.depth.push(RawBookUpdate::from_avro(datum).unwrap());
-            }
-        }
-    }
-
-    /// The book the published depth stream builds by Binance's rules, and its gap count.
-    fn rebuild(&self) -> (BinanceBook, u64) {
-        let mut book = BinanceBook::new(Market::UsdM);
-        let mut gaps = 0;
-        let side =
-            |l: &[tickwatch_model::PriceLevel]| l.iter().map(|l| (l.price.to_string(), l.size.to_string())).collect();
-        for r in &self.depth {
-            let events = match r.update_kind {
-                BookUpdateKind::Snapshot => book.on_snapshot(&DepthSnapshot {
-                    last_update_id: r.last_update_id,
-                    bids: side(&r.bids),
-                    asks: side(&r.asks),
-                }),
-                BookUpdateKind::Delta => vec![book.on_update(DepthUpdate::from_raw(r))],
-            };
-            gaps += events.iter().filter(|e| e.breaks_book()).count() as u64;
-        }
-        (book, gaps)
-    }
+    (book, gaps)
 }
 
 /// The fake venue's current book, from its REST depth endpoint.
@@ -181,18 +72,13 @@ fn recorded_trades(dir: &std::path::Path) -> usize {
     text.lines().filter(|l| l.starts_with("{\"stream\":\"sushiusdt@aggTrade\"")).count()
 }
 
-async fn metric(port: u16, prefix: &str) -> u64 {
-    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap().text().await.unwrap();
-    text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
-}
-
 /// Wait until the published depth rebuilds the venue's final book.
 async fn until_in_sync(c: &BaseConsumer, seen: &mut Published, rest: &str, prefix: &str) -> BinanceBook {
     let deadline = Instant::now() + Duration::from_secs(90);
     let final_id = final_id();
     loop {
         seen.poll(c, Duration::from_millis(500));
-        let (book, _) = seen.rebuild();
+        let (book, _) = rebuild(seen);
         let venue = venue_book(rest).await;
         if same_book(&book, &venue) && venue["lastUpdateId"].as_i64() == Some(final_id) {
             return book;
@@ -209,31 +95,6 @@ async fn until_in_sync(c: &BaseConsumer, seen: &mut Published, rest: &str, prefi
     }
 }
 
-/// A fake venue, an ingestor publishing to fresh topics, and its metrics port; one scenario
-/// at a time (the guard is dropped last).
-struct Scenario {
-    dir: std::path::PathBuf,
-    prefix: String,
-    rest: String,
-    port: u16,
-    _ingest: ChildGuard,
-    _fake: ChildGuard,
-    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
-}
-
-/// Start a scenario with the fake's `faults`; None (skipped) without `../shared/fixtures`.
-async fn scenario(name: &str, faults: &[&str]) -> Option<Scenario> {
-    let serial = SERIAL.lock().await;
-    let dir = fixtures()?;
-    let prefix = unique(name);
-    topics(&prefix).await;
-    let (fake, ws, rest) = fake_venue(&dir.join("binance_usdm"), faults);
-    let port = free_port();
-    let ingest = ingest(&prefix, &ws, &rest, port);
-    tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
-    Some(Scenario { dir, prefix, rest, port, _ingest: ingest, _fake: fake, _one_at_a_time: serial })
-}
-
 /// The `u` of the recording's last SUSHIUSDT diff.
 fn final_id() -> i64 {
     let dir = fixtures().unwrap();
@@ -245,7 +106,7 @@ fn final_id() -> i64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
     // Bound whole: the guards in it keep the fake and the ingestor running.
-    let Some(sc) = scenario("ing", &[]).await else { return };
+    let Some(sc) = usdm("ing", &[]).await else { return };
     let (dir, prefix, rest, port) = (&sc.dir, &sc.prefix, &sc.rest, sc.port);
     let c = reader(prefix);
     let mut seen = Published::default();
@@ -268,7 +129,7 @@ async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
     );
     assert!(first.receive_time_us > first.event_time_us);
     // One snapshot, no gap, and the book Binance's own replay gives.
-    let (_, gaps) = seen.rebuild();
+    let (_, gaps) = rebuild(&seen);
     assert_eq!(gaps, 0);
     assert_eq!(seen.depth.iter().filter(|d| d.update_kind == BookUpdateKind::Snapshot).count(), 1);
     assert!(!book.book().is_crossed());
@@ -282,6 +143,14 @@ async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
     );
     assert_eq!(metric(port, "ws_reconnects_total").await, 0);
     assert_eq!(metric(port, "book_sequence_gaps_total").await, 0);
+    // Every 2 s the book is compared with the venue's REST snapshot: equal, never diverged.
+    let checks = "book_checks_total{venue=\"binance-usdm\",instrument=\"SUSHI-USDT-PERP\"";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(port, &format!("{checks},result=\"same\"}}")).await == 0 {
+        assert!(Instant::now() < deadline, "no REST book check came out equal");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(metric(port, &format!("{checks},result=\"diverged\"}}")).await, 0);
     // The stack's Prometheus scrapes the same figures.
     let _target = ScrapeTarget::add(stack(), prefix, &format!("127.0.0.1:{port}"));
     let promql = format!(
@@ -300,7 +169,7 @@ async fn a_clean_session_publishes_every_trade_and_the_venues_book() {
 #[tokio::test(flavor = "multi_thread")]
 async fn disconnects_and_garbage_are_healed_and_counted() {
     let faults = ["--disconnect-after", "60", "--garbage-every", "25"];
-    let Some(sc) = scenario("ingf", &faults).await else { return };
+    let Some(sc) = usdm("ingf", &faults).await else { return };
     let (prefix, rest, port) = (&sc.prefix, &sc.rest, sc.port);
     let c = reader(prefix);
     let mut seen = Published::default();
@@ -316,7 +185,7 @@ async fn disconnects_and_garbage_are_healed_and_counted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_diff_is_a_counted_gap_and_a_resync() {
-    let Some(sc) = scenario("ingd", &["--drop-every", "45"]).await else { return };
+    let Some(sc) = usdm("ingd", &["--drop-every", "45"]).await else { return };
     let port = sc.port;
     let deadline = Instant::now() + Duration::from_secs(60);
     while metric(port, "book_resyncs_total").await < 2 {

@@ -15,15 +15,25 @@ pub struct Faults {
     pub disconnect_after: u64,
     /// Stop sending after N data frames, keeping the socket open.
     pub stall_after: u64,
-    /// How often the server pings.
+    /// Hold every Nth data frame back and send it after the next one (out of order).
+    pub reorder_every: u64,
+    /// How often the server pings (where the venue's server pings).
     pub ping_every: Duration,
+    /// Close each connection this long after it opened, with the venue's notice where it
+    /// sends one: the 24-hour limit of the real venues, shortened.
+    pub lifetime: Option<Duration>,
 }
 
 /// What to do with the next data frame of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    Send { garbage_first: bool, twice: bool },
+    Send {
+        garbage_first: bool,
+        twice: bool,
+    },
     Drop,
+    /// Keep it and send it after the next frame.
+    Hold,
     Disconnect,
     Stall,
 }
@@ -48,6 +58,9 @@ impl FaultCounter {
         if every(f.drop_every) {
             return Action::Drop;
         }
+        if every(f.reorder_every) {
+            return Action::Hold;
+        }
         Action::Send { garbage_first: every(f.garbage_every), twice: every(f.duplicate_every) }
     }
 }
@@ -58,10 +71,16 @@ mod tests {
 
     #[test]
     fn actions_follow_the_counts() {
-        let f =
-            Faults { drop_every: 3, duplicate_every: 4, garbage_every: 5, disconnect_after: 6, ..Faults::default() };
+        let f = Faults {
+            drop_every: 3,
+            duplicate_every: 4,
+            garbage_every: 5,
+            disconnect_after: 7,
+            reorder_every: 7,
+            ..Faults::default()
+        };
         let mut c = FaultCounter::default();
-        let got: Vec<Action> = (0..7).map(|_| c.next(&f)).collect();
+        let got: Vec<Action> = (0..8).map(|_| c.next(&f)).collect();
         let send = |g, t| Action::Send { garbage_first: g, twice: t };
         assert_eq!(
             got,
@@ -72,6 +91,7 @@ mod tests {
                 send(false, true),
                 send(true, false),
                 Action::Drop,
+                Action::Hold,
                 Action::Disconnect
             ]
         );

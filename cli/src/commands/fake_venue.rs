@@ -4,14 +4,15 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 use tickwatch_fakes::faults::Faults;
+use tickwatch_fakes::FakeError;
 use tickwatch_runtime::ConfigError;
 
 #[derive(Args)]
 pub struct FakeVenueArgs {
-    /// binance | binance-usdm
+    /// binance | binance-usdm | okx | bybit
     #[arg(long)]
     venue: String,
-    /// The recording folder (../shared/fixtures/binance_spot or binance_usdm).
+    /// The recording folder: ../shared/fixtures/binance_spot, binance_usdm, okx or bybit.
     #[arg(long)]
     recording: PathBuf,
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -36,33 +37,46 @@ pub struct FakeVenueArgs {
     /// Stop sending data after N frames, socket open (pings go on).
     #[arg(long, default_value_t = 0)]
     stall_after: u64,
-    /// Seconds between server pings.
+    /// Hold every Nth data frame back and send it after the next one.
+    #[arg(long, default_value_t = 0)]
+    reorder_every: u64,
+    /// Seconds between server pings (Binance; OKX and Bybit clients ping).
     #[arg(long, default_value_t = 20)]
     ping_every: u64,
+    /// Close each connection this many milliseconds after it opened, with the venue's
+    /// notice (the 24 h limit, shortened; 0: never).
+    #[arg(long, default_value_t = 0)]
+    lifetime_ms: u64,
 }
 
 pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
-    if !["binance", "binance-usdm"].contains(&args.venue.as_str()) {
-        return Err(ConfigError::field(
-            &args.recording,
-            "--venue",
-            format!("no fake for `{}` yet; built: binance, binance-usdm", args.venue),
-        )
-        .into());
-    }
     let faults = Faults {
         drop_every: args.drop_every,
         duplicate_every: args.duplicate_every,
         garbage_every: args.garbage_every,
         disconnect_after: args.disconnect_after,
         stall_after: args.stall_after,
+        reorder_every: args.reorder_every,
         ping_every: Duration::from_secs(args.ping_every.max(1)),
+        lifetime: (args.lifetime_ms > 0).then(|| Duration::from_millis(args.lifetime_ms)),
     };
-    let running =
-        tickwatch_fakes::binance::serve(&args.recording, &args.ws_listen, &args.rest_listen, args.speed, faults)
-            .await?;
+    let running = match tickwatch_fakes::serve(
+        &args.venue,
+        &args.recording,
+        &args.ws_listen,
+        &args.rest_listen,
+        args.speed,
+        faults,
+    )
+    .await
+    {
+        Err(e @ FakeError::UnknownVenue(_)) => {
+            return Err(ConfigError::field(&args.recording, "--venue", e.to_string()).into())
+        }
+        other => other?,
+    };
     // One line a test or a script can read the addresses from.
-    println!("ws_url=ws://{}/stream rest_url=http://{}", running.ws, running.rest);
+    println!("ws_url={} rest_url=http://{}", running.ws_url, running.rest);
     super::shutdown_signal().await;
     Ok(())
 }

@@ -1,63 +1,45 @@
-//! The fake's market: one timeline over the recording's frames in arrival order, started by
-//! the first subscription and shared by every connection (a reconnecting client finds the
-//! market moved on, as on the real venue). Each symbol's book starts from its recorded REST
-//! snapshot and follows the depth frames sent, so the REST depth endpoint always answers
-//! with a snapshot consistent with the stream.
+//! The fake Binance's market: the recording's frames on one timeline, and each symbol's
+//! book, which starts from its recorded REST snapshot and follows the depth frames sent, so
+//! that the REST depth endpoint always answers with a snapshot consistent with the stream.
 
-use super::FakeError;
+use crate::timeline::{Recorded, Timeline};
+use crate::ws::{Protocol, Request};
+use crate::FakeError;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tickwatch_ingest::binance::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
 use tickwatch_ingest::binance::{BinanceBook, Market as BookMarket};
-use tokio::sync::broadcast;
-
-/// A recorded frame: its stream name, the frame text, its event time (ms), and for depth
-/// streams the diff, read once at load for the fake's own book.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub stream: String,
-    pub text: String,
-    pub event_ms: i64,
-    pub depth: Option<DepthUpdate>,
-}
 
 pub struct Market {
-    frames: Vec<Arc<Recorded>>,
+    timeline: Arc<Timeline>,
+    /// The diff of each depth frame, by timeline index − 1, read once at load.
+    diffs: Vec<Option<DepthUpdate>>,
     pub exchange_info: Option<String>,
     books: Mutex<HashMap<String, BinanceBook>>,
-    speed: f64,
-    tx: broadcast::Sender<Arc<Recorded>>,
-    started: Mutex<bool>,
-}
-
-fn recording_error(path: &Path, error: impl ToString) -> FakeError {
-    FakeError::Recording { path: path.display().to_string(), error: error.to_string() }
 }
 
 impl Market {
     pub fn load(folder: &Path, speed: f64) -> Result<Market, FakeError> {
         let usdm = folder.to_string_lossy().contains("usdm");
         let path = folder.join("ws_combined_stream_recording.jsonl");
-        let text = std::fs::read_to_string(&path).map_err(|e| recording_error(&path, e))?;
+        let text = crate::read(&path)?;
         let mut books: HashMap<String, BinanceBook> = HashMap::new();
-        let mut frames = Vec::new();
+        let (mut frames, mut diffs) = (Vec::new(), Vec::new());
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| recording_error(&path, e))?;
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| FakeError::recording(&path, e))?;
             let stream = v["stream"].as_str().unwrap_or_default().to_string();
             let data = unwrap_stream(&v);
             let event_ms = data["E"].as_i64().unwrap_or(0);
-            let mut depth = None;
+            let mut diff = None;
             if stream.contains("@depth") {
-                let u = DepthUpdate::deserialize(data).map_err(|e| recording_error(&path, e))?;
+                let u = DepthUpdate::deserialize(data).map_err(|e| FakeError::recording(&path, e))?;
                 let symbol = u.symbol.clone();
                 if !books.contains_key(&symbol) {
                     let snap_path = folder.join(format!("rest_depth_snapshot_{symbol}.json"));
-                    let snap = std::fs::read_to_string(&snap_path).map_err(|e| recording_error(&snap_path, e))?;
-                    let snap: DepthSnapshot =
-                        serde_json::from_str(&snap).map_err(|e| recording_error(&snap_path, e))?;
+                    let snap: DepthSnapshot = serde_json::from_str(&crate::read(&snap_path)?)
+                        .map_err(|e| FakeError::recording(&snap_path, e))?;
                     let mut book = BinanceBook::new(if usdm { BookMarket::UsdM } else { BookMarket::Spot });
                     book.on_snapshot(&snap);
                     books.insert(symbol.clone(), book);
@@ -67,58 +49,25 @@ impl Market {
                 if books[&symbol].last_id().is_some_and(|id| u.last_id < id) {
                     continue;
                 }
-                depth = Some(u);
+                diff = Some(u);
             }
-            frames.push(Arc::new(Recorded { stream, text: line.to_string(), event_ms, depth }));
+            frames.push((stream, line.to_string(), event_ms));
+            diffs.push(diff);
         }
-        let info_path = folder.join("rest_exchangeInfo.json");
-        let (tx, _) = broadcast::channel(1 << 16);
         Ok(Market {
-            frames,
-            exchange_info: std::fs::read_to_string(info_path).ok(),
+            timeline: Arc::new(Timeline::new(frames, speed)),
+            diffs,
+            exchange_info: std::fs::read_to_string(folder.join("rest_exchangeInfo.json")).ok(),
             books: Mutex::new(books),
-            speed,
-            tx,
-            started: Mutex::new(false),
         })
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Recorded>> {
-        self.tx.subscribe()
-    }
-
-    /// Start the timeline (once); called when a connection subscribes.
-    pub fn start(self: &Arc<Self>) {
-        let mut started = self.started.lock().expect("lock");
-        if !*started {
-            *started = true;
-            let me = self.clone();
-            tokio::spawn(async move { me.play().await });
-        }
-    }
-
-    async fn play(&self) {
-        // Let the subscribing connection register its receiver first.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut previous: Option<i64> = None;
-        for f in &self.frames {
-            if self.speed > 0.0 {
-                if let Some(p) = previous {
-                    let gap = (f.event_ms - p).clamp(0, 5_000) as f64 / self.speed;
-                    tokio::time::sleep(Duration::from_secs_f64(gap / 1000.0)).await;
-                }
-                previous = Some(f.event_ms);
-            } else {
-                tokio::time::sleep(Duration::from_millis(2)).await;
+    fn apply(&self, f: &Recorded) {
+        if let Some(Some(u)) = self.diffs.get(f.index as usize - 1) {
+            if let Some(book) = self.books.lock().expect("lock").get_mut(&u.symbol) {
+                book.on_update(u.clone());
             }
-            if let Some(u) = &f.depth {
-                if let Some(book) = self.books.lock().expect("lock").get_mut(&u.symbol) {
-                    book.on_update(u.clone());
-                }
-            }
-            let _ = self.tx.send(f.clone());
         }
-        tracing::info!(frames = self.frames.len(), "fake venue: recording fully replayed");
     }
 
     /// The current book of `symbol` as the REST depth endpoint answers it.
@@ -133,5 +82,49 @@ impl Market {
             "bids": side(&mut book.book().bids()),
             "asks": side(&mut book.book().asks()),
         }))
+    }
+}
+
+impl Protocol for Market {
+    fn timeline(&self) -> &Arc<Timeline> {
+        &self.timeline
+    }
+
+    fn start(self: &Arc<Self>) {
+        let me = self.clone();
+        self.timeline.start(move |f| me.apply(f));
+    }
+
+    /// `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":N}` → `{"result":null,"id":N}`.
+    fn request(&self, text: &str) -> Request {
+        let Ok(req) = serde_json::from_str::<serde_json::Value>(text) else { return Request::default() };
+        let params: Vec<String> =
+            req["params"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect();
+        let ack = serde_json::json!({"result": null, "id": req["id"]}).to_string();
+        match req["method"].as_str() {
+            Some("SUBSCRIBE") => Request { replies: vec![ack], subscribe: params, ..Request::default() },
+            Some("UNSUBSCRIBE") => Request { replies: vec![ack], unsubscribe: params, ..Request::default() },
+            _ => Request {
+                replies: vec![
+                    serde_json::json!({"error": {"code": 2, "msg": "Invalid request"}, "id": req["id"]}).to_string()
+                ],
+                ..Request::default()
+            },
+        }
+    }
+
+    fn snapshot(&self, _stream: &str) -> Option<(String, u64)> {
+        None
+    }
+
+    fn server_pings(&self) -> bool {
+        true
+    }
+
+    fn closing_notice(&self) -> Option<String> {
+        Some(
+            serde_json::json!({"stream": "!serverShutdown", "data": {"e": "serverShutdown", "E": crate::now_ms()}})
+                .to_string(),
+        )
     }
 }

@@ -1,6 +1,6 @@
 //! `GET /api/v3/depth`, `/fapi/v1/depth` (the fake's current book) and `exchangeInfo`.
 
-use super::market::Market;
+use super::Market;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -117,6 +117,8 @@ pub fn read_frame(source: Source, text: &str, receive_ms: i64) -> Frame {
         }),
         // Top of book and k-lines are not published; they are read by the checks.
         "bookTicker" | "kline" => return Frame::Control,
+        // The server closes the connection soon (the venue's connector reconnects at once).
+        "serverShutdown" => return Frame::Control,
         "" if data.get("u").is_some() && data.get("b").is_some() => return Frame::Control,
         other => return Frame::garbage(GarbageKind::UnknownEvent, format!("event `{other}`")),
     };

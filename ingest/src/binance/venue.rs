@@ -113,6 +113,9 @@ impl VenueSession for BinanceSession {
 
     fn read(&mut self, text: &str, received_ms: i64) -> Read {
         let frame = read_frame(self.source, text, received_ms);
+        if text.contains("\"serverShutdown\"") && frame == Frame::Control {
+            return Read::closing();
+        }
         let mut sync = Vec::new();
         if let Frame::Records(records) = &frame {
             for r in records {
@@ -123,7 +126,7 @@ impl VenueSession for BinanceSession {
                 }
             }
         }
-        Read { frame, sync }
+        Read { frame, sync, closing: false }
     }
 
     fn waiting_books(&self) -> Vec<String> {
@@ -142,7 +145,7 @@ impl VenueSession for BinanceSession {
             Err(garbage) => garbage,
         };
         let sync = book.on_snapshot(&snap).into_iter().map(|e| (symbol.to_string(), e)).collect();
-        Read { frame, sync }
+        Read { frame, sync, closing: false }
     }
 
     fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {

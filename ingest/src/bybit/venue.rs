@@ -117,7 +117,7 @@ impl BybitSession {
         };
         let symbol = push.data.symbol.clone();
         let sync = self.books.get_mut(&symbol).map(|b| vec![(symbol, b.on_push(snapshot, &push.data))]);
-        Read { frame, sync: sync.unwrap_or_default() }
+        Read { frame, sync: sync.unwrap_or_default(), closing: false }
     }
 
     fn tickers(&mut self, v: &serde_json::Value, received_ms: i64) -> Frame {

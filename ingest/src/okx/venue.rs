@@ -146,7 +146,7 @@ impl OkxSession {
                 sync.extend(book.on_push(snapshot, d).into_iter().map(|e| (symbol.clone(), e)));
             }
         }
-        Read { frame: Frame::Records(records), sync }
+        Read { frame: Frame::Records(records), sync, closing: false }
     }
 }
 
@@ -166,6 +166,8 @@ impl VenueSession for OkxSession {
         if let Some(event) = v.get("event").and_then(|e| e.as_str()) {
             return Read::frame(match event {
                 "error" => Frame::garbage(GarbageKind::VenueError, format!("{} {}", v["code"], v["msg"])),
+                // 64008: the connection closes soon for a service upgrade.
+                "notice" if v["code"] == "64008" => return Read::closing(),
                 "notice" => {
                     tracing::warn!(venue = "okx", notice = %v["msg"], "venue notice");
                     Frame::Control

@@ -1,7 +1,9 @@
 //! The periodic check of a local book against the venue's REST snapshot. The snapshot stands
 //! at some update id; it is held until the local book reaches that very id and then compared
 //! level by level (top [`CHECK_LEVELS`] of each side, exact decimals). A book that passed the
-//! id without standing on it (the id fell inside one diff) cannot be compared this time.
+//! id without standing on it (the id fell inside one diff) cannot be compared this time. A
+//! book that stays behind the snapshot's id without moving at all has lost the venue's
+//! latest updates (nothing after them came to reveal the gap): that is a divergence too.
 
 use super::venue::RestBook;
 use crate::book::{Level, OrderBook};
@@ -15,6 +17,9 @@ pub const CHECK_LEVELS: usize = 50;
 
 /// A held snapshot is given up after this long.
 const HOLD: Duration = Duration::from_secs(60);
+
+/// A book behind a held snapshot that has not moved for this long has lost updates.
+pub const STUCK: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -38,12 +43,13 @@ impl Verdict {
 /// Snapshots waiting for their book to reach them, per symbol.
 #[derive(Default)]
 pub struct BookCheck {
-    held: HashMap<String, (RestBook, Instant)>,
+    /// Per symbol: the snapshot, when it came, and the id the book stood at then.
+    held: HashMap<String, (RestBook, Instant, Option<i64>)>,
 }
 
 impl BookCheck {
-    pub fn hold(&mut self, symbol: String, snap: RestBook) {
-        self.held.insert(symbol, (snap, Instant::now()));
+    pub fn hold(&mut self, symbol: String, snap: RestBook, book_id: Option<i64>) {
+        self.held.insert(symbol, (snap, Instant::now(), book_id));
     }
 
     pub fn holds(&self, symbol: &str) -> bool {
@@ -54,11 +60,15 @@ impl BookCheck {
     /// valid book and its id.
     pub fn decide<'a>(&mut self, book: impl Fn(&str) -> Option<(i64, &'a OrderBook)>) -> Vec<(String, Verdict)> {
         let mut out = Vec::new();
-        self.held.retain(|symbol, (snap, since)| {
+        self.held.retain(|symbol, (snap, since, then)| {
             let verdict = match book(symbol) {
                 None => Some(Verdict::Inconclusive),
                 Some((id, b)) if id == snap.last_id => Some(compare(snap, b)),
                 Some((id, _)) if id > snap.last_id => Some(Verdict::Inconclusive),
+                Some((id, _)) if Some(id) == *then && since.elapsed() > STUCK => Some(Verdict::Diverged(format!(
+                    "the venue is at update {}, the book stayed at {id}: its latest updates were lost",
+                    snap.last_id
+                ))),
                 Some(_) if since.elapsed() > HOLD => Some(Verdict::Inconclusive),
                 Some(_) => None,
             };
@@ -116,13 +126,13 @@ mod tests {
         let lv = |p, s| Level::parse(p, s).unwrap();
         book.reset(vec![lv("10.50", "2"), lv("10.4", "1")], vec![lv("10.6", "3.0")]);
         let mut check = BookCheck::default();
-        check.hold("X".into(), snap(7, &[("10.5", "2.00"), ("10.4", "1")], &[("10.6", "3")]));
+        check.hold("X".into(), snap(7, &[("10.5", "2.00"), ("10.4", "1")], &[("10.6", "3")]), Some(5));
         assert!(check.decide(|_| Some((6, &book))).is_empty(), "held until the book reaches id 7");
         assert_eq!(check.decide(|_| Some((7, &book))), vec![("X".to_string(), Verdict::Same)]);
-        check.hold("X".into(), snap(8, &[("10.5", "2")], &[("10.6", "3")]));
+        check.hold("X".into(), snap(8, &[("10.5", "2")], &[("10.6", "3")]), Some(7));
         let v = check.decide(|_| Some((8, &book)));
         assert!(matches!(&v[0].1, Verdict::Diverged(why) if why.contains("bid level 1")), "{v:?}");
-        check.hold("X".into(), snap(9, &[("10.5", "2")], &[]));
+        check.hold("X".into(), snap(9, &[("10.5", "2")], &[]), Some(8));
         assert_eq!(check.decide(|_| Some((10, &book)))[0].1, Verdict::Inconclusive);
         assert!(!check.holds("X"));
     }

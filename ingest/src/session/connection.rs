@@ -109,7 +109,8 @@ async fn connection<V: Venue>(shared: Arc<Shared<V>>, streams: Vec<Stream>, mut 
         };
         dropped_at = Some(Instant::now());
         shared.metrics.reconnect(&c.venue, reason.as_str());
-        let delay = if reason == Reconnect::Rotated { Duration::ZERO } else { backoff.next_delay() };
+        let at_once = matches!(reason, Reconnect::Rotated | Reconnect::VenueClosing);
+        let delay = if at_once { Duration::ZERO } else { backoff.next_delay() };
         tracing::warn!(venue = %c.venue, reason = reason.as_str(), delay_ms = delay.as_millis() as u64, "reconnecting");
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -217,7 +218,10 @@ async fn session<V: Venue>(
                     let read = state.on_rest_snapshot(&symbol, &snap, received);
                     on_read(shared, read, received, "", &mut waiting_since).await;
                 }
-                Purpose::Check => check.hold(symbol, snap),
+                Purpose::Check => {
+                    let at = state.book(&symbol).map(|(id, _)| id);
+                    check.hold(symbol, snap, at);
+                }
             },
             _ = tokio::time::sleep_until(last_data + c.stall_after) => return Reconnect::Stalled,
             _ = tokio::time::sleep_until(heartbeat_at) => {
@@ -241,6 +245,9 @@ async fn session<V: Venue>(
                     Message::Text(text) => {
                         let received = now_ms();
                         let read = state.read(text.as_str(), received);
+                        if read.closing {
+                            return Reconnect::VenueClosing;
+                        }
                         if matches!(read.frame, Frame::Records(_)) {
                             last_data = Instant::now();
                         }

@@ -22,6 +22,9 @@ pub enum Reconnect {
     Rotated,
     /// Connecting or subscribing failed.
     ConnectFailed,
+    /// The venue announced that it is closing the connection (Binance `serverShutdown`,
+    /// OKX notice 64008).
+    VenueClosing,
 }
 
 impl Reconnect {
@@ -31,6 +34,7 @@ impl Reconnect {
             Reconnect::Stalled => "stalled",
             Reconnect::Rotated => "rotated",
             Reconnect::ConnectFailed => "connect_failed",
+            Reconnect::VenueClosing => "venue_closing",
         }
     }
 }

@@ -19,15 +19,21 @@ pub struct Stream {
     pub arg: String,
 }
 
-/// A frame read: what to publish, and what happened to which symbol's book.
+/// A frame read: what to publish, what happened to which symbol's book, and whether the
+/// venue announced it will close the connection (reconnect now rather than lose data).
 pub struct Read {
     pub frame: Frame,
     pub sync: Vec<(String, SyncEvent)>,
+    pub closing: bool,
 }
 
 impl Read {
     pub fn frame(frame: Frame) -> Read {
-        Read { frame, sync: Vec::new() }
+        Read { frame, sync: Vec::new(), closing: false }
+    }
+
+    pub fn closing() -> Read {
+        Read { frame: Frame::Control, sync: Vec::new(), closing: true }
     }
 }
 

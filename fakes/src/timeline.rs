@@ -1,0 +1,82 @@
+//! One market timeline over a recording's frames in arrival order, started by the first
+//! subscription and shared by every connection (a reconnecting client finds the market moved
+//! on, as on the real venue). Each frame carries its position so that a snapshot taken at
+//! subscription can say which frames it already contains.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// A frame of the timeline: the stream it belongs to (the venue's subscription name), its
+/// text, and its event time (ms).
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub index: u64,
+    pub stream: String,
+    pub text: String,
+    pub event_ms: i64,
+}
+
+pub struct Timeline {
+    frames: Vec<Arc<Recorded>>,
+    speed: f64,
+    tx: broadcast::Sender<Arc<Recorded>>,
+    started: Mutex<bool>,
+}
+
+impl Timeline {
+    /// `frames`: (stream, text, event ms) in arrival order. `speed` 1 keeps the recorded
+    /// pace, 10 is ten times faster, 0 as fast as possible.
+    pub fn new(frames: Vec<(String, String, i64)>, speed: f64) -> Timeline {
+        let frames = frames
+            .into_iter()
+            .enumerate()
+            .map(|(i, (stream, text, event_ms))| Arc::new(Recorded { index: i as u64 + 1, stream, text, event_ms }))
+            .collect();
+        let (tx, _) = broadcast::channel(1 << 16);
+        Timeline { frames, speed, tx, started: Mutex::new(false) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    pub fn receiver(&self) -> broadcast::Receiver<Arc<Recorded>> {
+        self.tx.subscribe()
+    }
+
+    /// Start playing (once); `apply` sees each frame just before it is sent, so that the
+    /// venue's state (its books) always includes every frame sent.
+    pub fn start(self: &Arc<Self>, apply: impl Fn(&Recorded) + Send + Sync + 'static) {
+        let mut started = self.started.lock().expect("lock");
+        if !*started {
+            *started = true;
+            let me = self.clone();
+            tokio::spawn(async move { me.play(apply).await });
+        }
+    }
+
+    async fn play(&self, apply: impl Fn(&Recorded)) {
+        // Let the subscribing connection register its receiver first.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut previous: Option<i64> = None;
+        for f in &self.frames {
+            if self.speed > 0.0 {
+                if let Some(p) = previous {
+                    let gap = (f.event_ms - p).clamp(0, 5_000) as f64 / self.speed;
+                    tokio::time::sleep(Duration::from_secs_f64(gap / 1000.0)).await;
+                }
+                previous = Some(f.event_ms);
+            } else {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            apply(f);
+            let _ = self.tx.send(f.clone());
+        }
+        tracing::info!(frames = self.frames.len(), "fake venue: recording fully replayed");
+    }
+}

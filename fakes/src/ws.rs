@@ -1,0 +1,150 @@
+//! The WebSocket side every fake shares: a venue's requests are answered by its
+//! [`Protocol`]; frames of the subscribed streams are forwarded from the timeline through the
+//! connection's faults; a subscription to a book stream first gets the venue's snapshot (the
+//! timeline frames it already contains are then skipped). A client too slow for the
+//! timeline is disconnected, as the venues do.
+
+use crate::faults::{Action, FaultCounter, Faults};
+use crate::timeline::{Recorded, Timeline};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What a client's message asks for.
+#[derive(Debug, Default)]
+pub struct Request {
+    /// Sent back at once (acks, pongs, errors).
+    pub replies: Vec<String>,
+    pub subscribe: Vec<String>,
+    pub unsubscribe: Vec<String>,
+}
+
+/// A venue's side of the conversation.
+pub trait Protocol: Send + Sync + 'static {
+    fn timeline(&self) -> &Arc<Timeline>;
+    /// Start the timeline, keeping the venue's books in step with it.
+    fn start(self: &Arc<Self>);
+    fn request(&self, text: &str) -> Request;
+    /// For a book stream: the snapshot frame and the last timeline index it contains.
+    fn snapshot(&self, stream: &str) -> Option<(String, u64)>;
+    /// True where the server pings (Binance); elsewhere the client does.
+    fn server_pings(&self) -> bool;
+    /// What the venue sends before it closes a connection at the end of its lifetime.
+    fn closing_notice(&self) -> Option<String>;
+}
+
+pub async fn accept_loop<P: Protocol>(listener: tokio::net::TcpListener, venue: Arc<P>, faults: Arc<Faults>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let (venue, faults) = (venue.clone(), faults.clone());
+        tokio::spawn(async move {
+            if let Ok(ws) = tokio_tungstenite::accept_async(stream).await {
+                connection(ws, venue, faults).await;
+            }
+        });
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn connection<P: Protocol>(ws: Ws, venue: Arc<P>, faults: Arc<Faults>) {
+    let (mut tx, mut rx) = ws.split();
+    let mut frames = venue.timeline().receiver();
+    // Subscribed streams, with the last timeline index their snapshot already holds.
+    let mut streams: HashMap<String, u64> = HashMap::new();
+    let mut counter = FaultCounter::default();
+    let mut held: Option<Arc<Recorded>> = None;
+    let mut stalled = false;
+    let ping_every = if faults.ping_every.is_zero() { std::time::Duration::from_secs(20) } else { faults.ping_every };
+    let mut ping = tokio::time::interval(ping_every);
+    let lifetime = tokio::time::sleep_until(
+        faults.lifetime.map_or_else(|| Instant::now() + std::time::Duration::from_secs(86_400), |l| Instant::now() + l),
+    );
+    tokio::pin!(lifetime);
+    loop {
+        tokio::select! {
+            incoming = rx.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let req = venue.request(text.as_str());
+                    for r in req.replies {
+                        if tx.send(Message::text(r)).await.is_err() {
+                            return;
+                        }
+                    }
+                    for s in req.unsubscribe {
+                        streams.remove(&s);
+                    }
+                    for s in req.subscribe {
+                        let through = match venue.snapshot(&s) {
+                            Some((snap, through)) => {
+                                if tx.send(Message::text(snap)).await.is_err() {
+                                    return;
+                                }
+                                through
+                            }
+                            None => 0,
+                        };
+                        streams.insert(s, through);
+                        venue.start();
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => {}
+            },
+            _ = ping.tick(), if venue.server_pings() => {
+                if tx.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+            _ = &mut lifetime => {
+                if let Some(notice) = venue.closing_notice() {
+                    let _ = tx.send(Message::text(notice)).await;
+                }
+                let _ = tx.close().await;
+                return;
+            }
+            frame = frames.recv() => {
+                let f = match frame {
+                    Ok(f) => f,
+                    Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
+                };
+                if stalled || streams.get(&f.stream).is_none_or(|through| f.index <= *through) {
+                    continue;
+                }
+                match counter.next(&faults) {
+                    Action::Drop => {}
+                    Action::Disconnect => {
+                        let _ = tx.close().await;
+                        return;
+                    }
+                    Action::Stall => stalled = true,
+                    Action::Hold => {
+                        // Sent after the next frame: the two arrive swapped.
+                        if let Some(h) = held.replace(f) {
+                            if tx.send(Message::text(h.text.clone())).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Action::Send { garbage_first, twice } => {
+                        if garbage_first && tx.send(Message::text("{\"stream\": not json")).await.is_err() {
+                            return;
+                        }
+                        let mut out = vec![f.text.clone(); if twice { 2 } else { 1 }];
+                        if let Some(h) = held.take() {
+                            out.push(h.text.clone());
+                        }
+                        for text in out {
+                            if tx.send(Message::text(text)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
