@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate
+.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate bench bench-setup
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,3 +41,11 @@ stack-status: ## one line per local server
 
 migrate: ## apply the ClickHouse DDL to the configured server
 	$(CARGO) run -q -p tickwatch -- migrate
+
+bench-setup: ## install the peer the benchmarks compare with (cryptofeed, in bench/cryptofeed/.venv)
+	bash bench/cryptofeed/setup.sh
+
+bench: bench-setup transforms ## every benchmark, each beside its baseline from the same run
+	$(CARGO) bench -p tickwatch-bench --bench ingest
+	$(CARGO) bench -p tickwatch-model
+	$(CARGO) bench -p tickwatch-transform-host

@@ -7,6 +7,7 @@ pub mod binance;
 pub mod bybit;
 pub mod faults;
 pub mod okx;
+pub mod synthetic;
 pub mod timeline;
 pub mod ws;
 

@@ -4,6 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 use tickwatch_fakes::faults::Faults;
+use tickwatch_fakes::synthetic::Synthetic;
 use tickwatch_fakes::FakeError;
 use tickwatch_runtime::ConfigError;
 
@@ -13,8 +14,23 @@ pub struct FakeVenueArgs {
     #[arg(long)]
     venue: String,
     /// The recording folder: ../shared/fixtures/binance_spot, binance_usdm, okx or bybit.
+    #[arg(long, required_unless_present = "synthetic_seed")]
+    recording: Option<PathBuf>,
+    /// Serve a seeded synthetic market instead of a recording.
     #[arg(long)]
-    recording: PathBuf,
+    synthetic_seed: Option<u64>,
+    /// Instruments of the synthetic market (symbols SYN0USDT.. or SYN0-USDT.. on OKX).
+    #[arg(long, default_value_t = 20)]
+    synthetic_instruments: usize,
+    /// Seconds of synthetic market (replayed at --speed).
+    #[arg(long, default_value_t = 600)]
+    synthetic_seconds: u64,
+    /// Trades per instrument and second, on average.
+    #[arg(long, default_value_t = 20.0)]
+    synthetic_trades: f64,
+    /// Book updates per instrument and second, on average.
+    #[arg(long, default_value_t = 10.0)]
+    synthetic_depth: f64,
     #[arg(long, default_value = "127.0.0.1:0")]
     ws_listen: String,
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -60,21 +76,32 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
         ping_every: Duration::from_secs(args.ping_every.max(1)),
         lifetime: (args.lifetime_ms > 0).then(|| Duration::from_millis(args.lifetime_ms)),
     };
-    let running = match tickwatch_fakes::serve(
-        &args.venue,
-        &args.recording,
-        &args.ws_listen,
-        &args.rest_listen,
-        args.speed,
-        faults,
-    )
-    .await
-    {
-        Err(e @ FakeError::UnknownVenue(_)) => {
-            return Err(ConfigError::field(&args.recording, "--venue", e.to_string()).into())
+    let recording = match (args.synthetic_seed, &args.recording) {
+        (Some(seed), _) => {
+            let market = Synthetic {
+                seed,
+                instruments: args.synthetic_instruments,
+                seconds: args.synthetic_seconds,
+                trades_per_second: args.synthetic_trades,
+                depth_per_second: args.synthetic_depth,
+            };
+            let dir = std::env::temp_dir().join(format!("tickwatch-synthetic-{}-{}", args.venue, std::process::id()));
+            let symbols = market.write(&args.venue, &dir)?;
+            tracing::info!(folder = %dir.display(), first = %symbols[0], instruments = symbols.len(), "synthetic market written");
+            dir
         }
-        other => other?,
+        (None, Some(path)) => path.clone(),
+        (None, None) => unreachable!("clap requires --recording without --synthetic-seed"),
     };
+    let running =
+        match tickwatch_fakes::serve(&args.venue, &recording, &args.ws_listen, &args.rest_listen, args.speed, faults)
+            .await
+        {
+            Err(e @ FakeError::UnknownVenue(_)) => {
+                return Err(ConfigError::field(&recording, "--venue", e.to_string()).into())
+            }
+            other => other?,
+        };
     // One line a test or a script can read the addresses from.
     println!("ws_url={} rest_url=http://{}", running.ws_url, running.rest);
     super::shutdown_signal().await;

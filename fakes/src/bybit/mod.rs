@@ -1,5 +1,5 @@
-//! A fake Bybit v5 public linear endpoint over
-//! `../shared/fixtures/bybit/orderbook_500_XRPUSDT_*.jsonl`: `op: subscribe/unsubscribe/ping`
+//! A fake Bybit v5 public linear endpoint over the `orderbook_*.jsonl` recordings of a folder
+//! (`../shared/fixtures/bybit`, or a synthetic market's): `op: subscribe/unsubscribe/ping`
 //! with their acks and pongs, an `orderbook.500.<symbol>` snapshot pushed on every
 //! subscription followed by the recorded deltas, and REST `market/orderbook` and
 //! `market/instruments-info`.
@@ -44,7 +44,15 @@ impl Market {
         let mut books: HashMap<String, BybitBook> = HashMap::new();
         for path in files {
             for line in crate::read(&path)?.lines().filter(|l| !l.trim().is_empty()) {
-                let push: OrderbookPush = serde_json::from_str(line).map_err(|e| FakeError::recording(&path, e))?;
+                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| FakeError::recording(&path, e))?;
+                let topic = v["topic"].as_str().unwrap_or_default();
+                if !topic.starts_with("orderbook.") {
+                    // Trades and tickers pass through as recorded.
+                    frames.push((topic.to_string(), line.to_string(), v["ts"].as_i64().unwrap_or(0)));
+                    pushes.push(None);
+                    continue;
+                }
+                let push: OrderbookPush = serde_json::from_value(v).map_err(|e| FakeError::recording(&path, e))?;
                 let depth = push.topic.split('.').nth(1).and_then(|d| d.parse().ok()).unwrap_or(500);
                 let symbol = push.data.symbol.clone();
                 let snapshot = push.kind == "snapshot";

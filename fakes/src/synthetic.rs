@@ -1,0 +1,232 @@
+//! A seeded synthetic market: per instrument, a random-walk mid price with trades around it
+//! and a book of levels near it that changes a few levels at a time, written as a
+//! recording folder in the venue's own formats (so the fake serves it like a real
+//! recording, and the benchmark parses exactly what the venue would send). The same seed
+//! gives the same market.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use tickwatch_ingest::book::{Level, OrderBook};
+use tickwatch_ingest::okx::checksum::checksum;
+
+#[derive(Debug, Clone)]
+pub struct Synthetic {
+    pub seed: u64,
+    pub instruments: usize,
+    pub seconds: u64,
+    /// Per instrument and second, on average.
+    pub trades_per_second: f64,
+    pub depth_per_second: f64,
+}
+
+impl Default for Synthetic {
+    fn default() -> Self {
+        Synthetic { seed: 1, instruments: 20, seconds: 60, trades_per_second: 20.0, depth_per_second: 10.0 }
+    }
+}
+
+/// One market event in time order.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Trade {
+        inst: usize,
+        ms: i64,
+        id: i64,
+        px: String,
+        qty: String,
+        buy: bool,
+    },
+    /// Absolute sizes of changed levels (size "0" removes one); `id` counts the instrument's
+    /// book updates.
+    Depth {
+        inst: usize,
+        ms: i64,
+        id: i64,
+        bids: Vec<[String; 2]>,
+        asks: Vec<[String; 2]>,
+    },
+}
+
+/// Where each instrument starts: its book, 20 levels a side, 0.01 apart.
+pub struct Start {
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+}
+
+const START_MS: i64 = 1_764_000_000_000;
+
+fn cents(c: i64) -> String {
+    format!("{}.{:02}", c / 100, c % 100)
+}
+
+impl Synthetic {
+    /// The starting books and every event, in time order.
+    pub fn events(&self) -> (Vec<Start>, Vec<Event>) {
+        let mut rng = fastrand::Rng::with_seed(self.seed);
+        let mut mids: Vec<i64> = (0..self.instruments).map(|i| 10_000 + 137 * i as i64).collect();
+        let starts = mids
+            .iter()
+            .map(|m| Start {
+                bids: (1..=20).map(|k| [cents(m - k), format!("{}", 1 + (m + k) % 50)]).collect(),
+                asks: (1..=20).map(|k| [cents(m + k), format!("{}", 1 + (m * k) % 50)]).collect(),
+            })
+            .collect();
+        let (mut trade_ids, mut book_ids) = (vec![0i64; self.instruments], vec![0i64; self.instruments]);
+        let mut events = Vec::new();
+        // 1 ms steps; each instrument trades and changes its book at the configured rates.
+        let (p_trade, p_depth) = (self.trades_per_second / 1000.0, self.depth_per_second / 1000.0);
+        for step in 0..self.seconds as i64 * 1000 {
+            let ms = START_MS + step;
+            for inst in 0..self.instruments {
+                if rng.f64() < p_trade {
+                    if rng.u8(..10) == 0 {
+                        mids[inst] += if rng.bool() { 1 } else { -1 };
+                    }
+                    let buy = rng.bool();
+                    let px = if buy { mids[inst] + 1 } else { mids[inst] - 1 };
+                    trade_ids[inst] += 1;
+                    let qty = format!("{}.{:03}", rng.u32(0..5), rng.u32(1..1000));
+                    events.push(Event::Trade { inst, ms, id: trade_ids[inst], px: cents(px), qty, buy });
+                }
+                if rng.f64() < p_depth {
+                    let (n_bids, n_asks) = (rng.usize(1..=3), rng.usize(1..=3));
+                    let mid = mids[inst];
+                    let mut level = |side: i64| {
+                        let px = mid + side * rng.i64(1..=20);
+                        let size = if rng.u8(..4) == 0 { "0".to_string() } else { format!("{}", rng.u32(1..80)) };
+                        [cents(px), size]
+                    };
+                    let bids = (0..n_bids).map(|_| level(-1)).collect();
+                    let asks = (0..n_asks).map(|_| level(1)).collect();
+                    book_ids[inst] += 1;
+                    events.push(Event::Depth { inst, ms, id: book_ids[inst], bids, asks });
+                }
+            }
+        }
+        (starts, events)
+    }
+
+    /// Write the market as a recording folder of `venue` (binance, binance-usdm, okx,
+    /// bybit) into `dir`; returns the venue symbols.
+    pub fn write(&self, venue: &str, dir: &Path) -> std::io::Result<Vec<String>> {
+        std::fs::create_dir_all(dir)?;
+        let (starts, events) = self.events();
+        let symbols: Vec<String> = (0..self.instruments)
+            .map(|i| match venue {
+                "okx" => format!("SYN{i}-USDT"),
+                _ => format!("SYN{i}USDT"),
+            })
+            .collect();
+        match venue {
+            "okx" => std::fs::write(dir.join("ws_public_recording.jsonl"), okx(&symbols, &starts, &events))?,
+            "bybit" => std::fs::write(dir.join("orderbook_500_synthetic.jsonl"), bybit(&symbols, &starts, &events))?,
+            _ => {
+                let usdm = venue == "binance-usdm";
+                std::fs::write(dir.join("ws_combined_stream_recording.jsonl"), binance(usdm, &symbols, &events))?;
+                for (s, start) in symbols.iter().zip(&starts) {
+                    let snap = serde_json::json!({"lastUpdateId": 0, "bids": start.bids, "asks": start.asks});
+                    std::fs::write(dir.join(format!("rest_depth_snapshot_{s}.json")), snap.to_string())?;
+                }
+                let info = serde_json::json!({"symbols": symbols.iter().map(|s| serde_json::json!({"symbol": s})).collect::<Vec<_>>()});
+                std::fs::write(dir.join("rest_exchangeInfo.json"), info.to_string())?;
+            }
+        }
+        Ok(symbols)
+    }
+}
+
+/// Binance combined-stream frames: `aggTrade` and `depthUpdate` (book ids count updates;
+/// each diff spans `U = u − 1 ..= u`, so the first one bridges a snapshot at 0 by spot's and
+/// USD-M's rules alike, and on USD-M `pu` is the previous `u`).
+pub fn binance(usdm: bool, symbols: &[String], events: &[Event]) -> String {
+    let mut out = String::new();
+    for e in events {
+        let line = match e {
+            Event::Trade { inst, ms, id, px, qty, buy } => {
+                let s = &symbols[*inst];
+                serde_json::json!({"stream": format!("{}@aggTrade", s.to_lowercase()), "data": {
+                    "e": "aggTrade", "E": ms, "s": s, "a": id, "p": px, "q": qty, "f": id, "l": id, "T": ms, "m": !buy, "M": true}})
+            }
+            Event::Depth { inst, ms, id, bids, asks } => {
+                let s = &symbols[*inst];
+                let mut data = serde_json::json!({"e": "depthUpdate", "E": ms, "s": s, "U": id - 1, "u": id, "b": bids, "a": asks});
+                if usdm {
+                    data["T"] = (*ms).into();
+                    data["pu"] = (id - 1).into();
+                }
+                serde_json::json!({"stream": format!("{}@depth@100ms", s.to_lowercase()), "data": data})
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+fn levels(raw: &[[String; 2]]) -> Vec<Level> {
+    raw.iter().map(|[p, s]| Level::parse(p, s).expect("synthetic levels are valid")).collect()
+}
+
+/// OKX pushes: a `books` snapshot per instrument, then `trades` and `books` updates with the
+/// checksum of the book after each.
+pub fn okx(symbols: &[String], starts: &[Start], events: &[Event]) -> String {
+    let four =
+        |l: &[[String; 2]]| l.iter().map(|[p, s]| [p.clone(), s.clone(), "0".into(), "1".into()]).collect::<Vec<_>>();
+    let mut books: BTreeMap<usize, OrderBook> = BTreeMap::new();
+    let mut out = String::new();
+    for (i, (s, start)) in symbols.iter().zip(starts).enumerate() {
+        let book = books.entry(i).or_default();
+        book.reset(levels(&start.bids), levels(&start.asks));
+        let data = serde_json::json!({"asks": four(&start.asks), "bids": four(&start.bids), "ts": START_MS.to_string(), "checksum": checksum(book)});
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({"arg": {"channel": "books", "instId": s}, "action": "snapshot", "data": [data]})
+        );
+    }
+    for e in events {
+        let line = match e {
+            Event::Trade { inst, ms, id, px, qty, buy } => {
+                serde_json::json!({"arg": {"channel": "trades", "instId": symbols[*inst]}, "data": [{
+                "instId": symbols[*inst], "tradeId": id.to_string(), "px": px, "sz": qty, "side": if *buy { "buy" } else { "sell" }, "ts": ms.to_string()}]})
+            }
+            Event::Depth { inst, ms, bids, asks, .. } => {
+                let book = books.get_mut(inst).expect("started");
+                book.update(levels(bids), levels(asks));
+                let data = serde_json::json!({"asks": four(asks), "bids": four(bids), "ts": ms.to_string(), "checksum": checksum(book)});
+                serde_json::json!({"arg": {"channel": "books", "instId": symbols[*inst]}, "action": "update", "data": [data]})
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+/// Bybit pushes: an `orderbook.500` snapshot per instrument, then `publicTrade` and
+/// `orderbook` deltas (`u` counts pushes).
+pub fn bybit(symbols: &[String], starts: &[Start], events: &[Event]) -> String {
+    let mut out = String::new();
+    for (s, start) in symbols.iter().zip(starts) {
+        let data = serde_json::json!({"s": s, "b": start.bids, "a": start.asks, "u": 0, "seq": 0});
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::json!({"topic": format!("orderbook.500.{s}"), "type": "snapshot", "ts": START_MS, "data": data, "cts": START_MS})
+        );
+    }
+    for e in events {
+        let line = match e {
+            Event::Trade { inst, ms, id, px, qty, buy } => {
+                serde_json::json!({"topic": format!("publicTrade.{}", symbols[*inst]), "type": "snapshot", "ts": ms, "data": [{
+                "T": ms, "s": symbols[*inst], "S": if *buy { "Buy" } else { "Sell" }, "v": qty, "p": px, "L": "ZeroPlusTick",
+                "i": format!("00000000-0000-0000-0000-{id:012}"), "BT": false, "seq": id}]})
+            }
+            Event::Depth { inst, ms, id, bids, asks } => {
+                let data = serde_json::json!({"s": symbols[*inst], "b": bids, "a": asks, "u": id, "seq": id});
+                serde_json::json!({"topic": format!("orderbook.500.{}", symbols[*inst]), "type": "delta", "ts": ms, "data": data, "cts": ms})
+            }
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
