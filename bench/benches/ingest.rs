@@ -23,7 +23,7 @@ use tickwatch_ingest::session::{ConnectorConfig, Venue, VenueSession};
 use tickwatch_model::{wire, AvroRecord};
 
 const VENUES: [&str; 4] = ["binance", "binance-usdm", "okx", "bybit"];
-const TIME: Duration = Duration::from_secs(1);
+const TIME: Duration = Duration::from_secs(2);
 
 fn config(venue: &str, symbols: &[String]) -> ConnectorConfig {
     let d = Duration::from_secs(1);

@@ -136,29 +136,40 @@ impl Synthetic {
     }
 }
 
-/// Binance combined-stream frames: `aggTrade` and `depthUpdate` (book ids count updates;
-/// each diff spans `U = u − 1 ..= u`, so the first one bridges a snapshot at 0 by spot's and
-/// USD-M's rules alike, and on USD-M `pu` is the previous `u`).
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data")
+}
+
+/// Binance combined-stream frames, keys in Binance's order: `aggTrade` and `depthUpdate`
+/// (book ids count updates; each diff spans `U = u − 1 ..= u`, so the first one bridges a
+/// snapshot at 0 by spot's and USD-M's rules alike, and on USD-M `pu` is the previous `u`).
 pub fn binance(usdm: bool, symbols: &[String], events: &[Event]) -> String {
     let mut out = String::new();
     for e in events {
-        let line = match e {
+        let _ = match e {
             Event::Trade { inst, ms, id, px, qty, buy } => {
                 let s = &symbols[*inst];
-                serde_json::json!({"stream": format!("{}@aggTrade", s.to_lowercase()), "data": {
-                    "e": "aggTrade", "E": ms, "s": s, "a": id, "p": px, "q": qty, "f": id, "l": id, "T": ms, "m": !buy, "M": true}})
+                writeln!(
+                    out,
+                    r#"{{"stream":"{}@aggTrade","data":{{"e":"aggTrade","E":{ms},"s":"{s}","a":{id},"p":"{px}","q":"{qty}","f":{id},"l":{id},"T":{ms},"m":{},"M":true}}}}"#,
+                    s.to_lowercase(),
+                    !buy
+                )
             }
             Event::Depth { inst, ms, id, bids, asks } => {
                 let s = &symbols[*inst];
-                let mut data = serde_json::json!({"e": "depthUpdate", "E": ms, "s": s, "U": id - 1, "u": id, "b": bids, "a": asks});
-                if usdm {
-                    data["T"] = (*ms).into();
-                    data["pu"] = (id - 1).into();
-                }
-                serde_json::json!({"stream": format!("{}@depth@100ms", s.to_lowercase()), "data": data})
+                let futures = if usdm { format!(r#""T":{ms},"#) } else { String::new() };
+                let pu = if usdm { format!(r#""pu":{},"#, id - 1) } else { String::new() };
+                writeln!(
+                    out,
+                    r#"{{"stream":"{}@depth@100ms","data":{{"e":"depthUpdate","E":{ms},{futures}"s":"{s}","U":{},"u":{id},{pu}"b":{},"a":{}}}}}"#,
+                    s.to_lowercase(),
+                    id - 1,
+                    json(bids),
+                    json(asks)
+                )
             }
         };
-        let _ = writeln!(out, "{line}");
     }
     out
 }
@@ -185,19 +196,26 @@ pub fn okx(symbols: &[String], starts: &[Start], events: &[Event]) -> String {
         );
     }
     for e in events {
-        let line = match e {
-            Event::Trade { inst, ms, id, px, qty, buy } => {
-                serde_json::json!({"arg": {"channel": "trades", "instId": symbols[*inst]}, "data": [{
-                "instId": symbols[*inst], "tradeId": id.to_string(), "px": px, "sz": qty, "side": if *buy { "buy" } else { "sell" }, "ts": ms.to_string()}]})
-            }
+        let _ = match e {
+            Event::Trade { inst, ms, id, px, qty, buy } => writeln!(
+                out,
+                r#"{{"arg":{{"channel":"trades","instId":"{s}"}},"data":[{{"instId":"{s}","tradeId":"{id}","px":"{px}","sz":"{qty}","side":"{}","ts":"{ms}"}}]}}"#,
+                if *buy { "buy" } else { "sell" },
+                s = symbols[*inst]
+            ),
             Event::Depth { inst, ms, bids, asks, .. } => {
                 let book = books.get_mut(inst).expect("started");
                 book.update(levels(bids), levels(asks));
-                let data = serde_json::json!({"asks": four(asks), "bids": four(bids), "ts": ms.to_string(), "checksum": checksum(book)});
-                serde_json::json!({"arg": {"channel": "books", "instId": symbols[*inst]}, "action": "update", "data": [data]})
+                writeln!(
+                    out,
+                    r#"{{"arg":{{"channel":"books","instId":"{}"}},"action":"update","data":[{{"asks":{},"bids":{},"ts":"{ms}","checksum":{}}}]}}"#,
+                    symbols[*inst],
+                    json(&four(asks)),
+                    json(&four(bids)),
+                    checksum(book)
+                )
             }
         };
-        let _ = writeln!(out, "{line}");
     }
     out
 }
@@ -215,18 +233,21 @@ pub fn bybit(symbols: &[String], starts: &[Start], events: &[Event]) -> String {
         );
     }
     for e in events {
-        let line = match e {
-            Event::Trade { inst, ms, id, px, qty, buy } => {
-                serde_json::json!({"topic": format!("publicTrade.{}", symbols[*inst]), "type": "snapshot", "ts": ms, "data": [{
-                "T": ms, "s": symbols[*inst], "S": if *buy { "Buy" } else { "Sell" }, "v": qty, "p": px, "L": "ZeroPlusTick",
-                "i": format!("00000000-0000-0000-0000-{id:012}"), "BT": false, "seq": id}]})
-            }
-            Event::Depth { inst, ms, id, bids, asks } => {
-                let data = serde_json::json!({"s": symbols[*inst], "b": bids, "a": asks, "u": id, "seq": id});
-                serde_json::json!({"topic": format!("orderbook.500.{}", symbols[*inst]), "type": "delta", "ts": ms, "data": data, "cts": ms})
-            }
+        let _ = match e {
+            Event::Trade { inst, ms, id, px, qty, buy } => writeln!(
+                out,
+                r#"{{"topic":"publicTrade.{s}","type":"snapshot","ts":{ms},"data":[{{"T":{ms},"s":"{s}","S":"{}","v":"{qty}","p":"{px}","L":"ZeroPlusTick","i":"00000000-0000-0000-0000-{id:012}","BT":false,"seq":{id}}}]}}"#,
+                if *buy { "Buy" } else { "Sell" },
+                s = symbols[*inst]
+            ),
+            Event::Depth { inst, ms, id, bids, asks } => writeln!(
+                out,
+                r#"{{"topic":"orderbook.500.{s}","type":"delta","ts":{ms},"data":{{"s":"{s}","b":{},"a":{},"u":{id},"seq":{id}}},"cts":{ms}}}"#,
+                json(bids),
+                json(asks),
+                s = symbols[*inst]
+            ),
         };
-        let _ = writeln!(out, "{line}");
     }
     out
 }

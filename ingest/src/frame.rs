@@ -105,3 +105,12 @@ pub fn levels<'a>(side: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<
 pub fn parse<'a, T: Deserialize<'a>>(data: &'a serde_json::Value) -> Result<T, Frame> {
     T::deserialize(data).map_err(|e| Frame::garbage(GarbageKind::MissingField, e.to_string()))
 }
+
+/// A message read straight from its text (no JSON tree): not JSON at all is `not_json`, JSON
+/// of the wrong shape `missing_field`.
+pub fn parse_text<'a, T: Deserialize<'a>>(text: &'a str) -> Result<T, Frame> {
+    serde_json::from_str(text).map_err(|e| {
+        let kind = if e.is_syntax() || e.is_eof() { GarbageKind::NotJson } else { GarbageKind::MissingField };
+        Frame::garbage(kind, e.to_string())
+    })
+}

@@ -4,6 +4,8 @@
 use super::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
 use crate::frame::{dec, parse, Frame, GarbageKind, RawRecord};
 use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use tickwatch_model::time::millis_to_micros;
 use tickwatch_model::{BookUpdateKind, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade, TakerSide};
 
@@ -57,8 +59,103 @@ fn levels(side: &[(String, String)]) -> Result<Vec<PriceLevel>, Frame> {
     crate::frame::levels(side.iter().map(|(p, s)| (p.as_str(), s.as_str())))
 }
 
+/// The envelope of a combined-stream frame, its data left unparsed.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+/// An aggTrade borrowing its strings from the frame.
+#[derive(Deserialize)]
+struct AggTradeRef<'a> {
+    #[serde(borrow, rename = "s")]
+    symbol: Cow<'a, str>,
+    #[serde(rename = "a")]
+    id: i64,
+    #[serde(borrow, rename = "p")]
+    price: Cow<'a, str>,
+    #[serde(borrow, rename = "q")]
+    size: Cow<'a, str>,
+    #[serde(rename = "T")]
+    time: i64,
+    #[serde(rename = "m")]
+    buyer_is_maker: bool,
+}
+
+/// The `e` of a Binance event, read off its text (Binance writes it first).
+fn event_name(data: &str) -> Option<&str> {
+    let head = data.get(..48).unwrap_or(data);
+    let at = head.find("\"e\":\"").or_else(|| data.find("\"e\":\""))? + 5;
+    let rest = &data[at..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// The common case without a JSON tree: an aggTrade, raw or in a combined stream, parsed
+/// straight into its record. None sends the frame down the general path (which also names
+/// the garbage).
+fn fast_trade(source: Source, text: &str, receive_ms: i64) -> Option<Frame> {
+    let data = if text.starts_with("{\"stream\"") || text.starts_with("{\"data\"") {
+        serde_json::from_str::<Envelope>(text).ok()?.data?.get()
+    } else {
+        text
+    };
+    if event_name(data)? != "aggTrade" {
+        return None;
+    }
+    let t: AggTradeRef = serde_json::from_str(data).ok()?;
+    let (price, size) = (dec("p", &t.price).ok()?, dec("q", &t.size).ok()?);
+    Some(Frame::Records(vec![RawRecord::Trade(RawTrade {
+        venue: source.venue.into(),
+        market: source.market.into(),
+        symbol: t.symbol.into_owned(),
+        trade_id: t.id.to_string(),
+        price,
+        size,
+        taker_side: if t.buyer_is_maker { TakerSide::Sell } else { TakerSide::Buy },
+        event_time_us: millis_to_micros(t.time),
+        receive_time_us: millis_to_micros(receive_ms),
+        sequence: Some(t.id),
+    })]))
+}
+
+fn depth_record(source: Source, u: &DepthUpdate, receive_ms: i64) -> Result<RawRecord, Frame> {
+    Ok(RawRecord::Book(RawBookUpdate {
+        venue: source.venue.into(),
+        market: source.market.into(),
+        symbol: u.symbol.clone(),
+        update_kind: BookUpdateKind::Delta,
+        first_update_id: Some(u.first_id),
+        last_update_id: u.last_id,
+        prev_update_id: u.prev_last_id,
+        checksum: None,
+        bids: levels(&u.bids)?,
+        asks: levels(&u.asks)?,
+        event_time_us: millis_to_micros(u.transaction_time.unwrap_or(u.event_time)),
+        receive_time_us: millis_to_micros(receive_ms),
+    }))
+}
+
+/// A depth diff parsed straight from its text: its record and the diff itself (for the
+/// book). None sends the frame down the general path.
+pub fn fast_depth(source: Source, text: &str, receive_ms: i64) -> Option<(RawRecord, DepthUpdate)> {
+    let data = if text.starts_with("{\"stream\"") || text.starts_with("{\"data\"") {
+        serde_json::from_str::<Envelope>(text).ok()?.data?.get()
+    } else {
+        text
+    };
+    if event_name(data)? != "depthUpdate" {
+        return None;
+    }
+    let u: DepthUpdate = serde_json::from_str(data).ok()?;
+    Some((depth_record(source, &u, receive_ms).ok()?, u))
+}
+
 /// Read one WebSocket text frame received at `receive_ms`.
 pub fn read_frame(source: Source, text: &str, receive_ms: i64) -> Frame {
+    if let Some(frame) = fast_trade(source, text, receive_ms) {
+        return frame;
+    }
     let frame: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return Frame::garbage(GarbageKind::NotJson, e.to_string()),
@@ -85,22 +182,7 @@ pub fn read_frame(source: Source, text: &str, receive_ms: i64) -> Frame {
                 sequence: Some(t.id),
             }))
         }),
-        "depthUpdate" => parse::<DepthUpdate>(data).and_then(|u| {
-            Ok(RawRecord::Book(RawBookUpdate {
-                venue: source.venue.into(),
-                market: source.market.into(),
-                symbol: u.symbol,
-                update_kind: BookUpdateKind::Delta,
-                first_update_id: Some(u.first_id),
-                last_update_id: u.last_id,
-                prev_update_id: u.prev_last_id,
-                checksum: None,
-                bids: levels(&u.bids)?,
-                asks: levels(&u.asks)?,
-                event_time_us: millis_to_micros(u.transaction_time.unwrap_or(u.event_time)),
-                receive_time_us,
-            }))
-        }),
+        "depthUpdate" => parse::<DepthUpdate>(data).and_then(|u| depth_record(source, &u, receive_ms)),
         "markPriceUpdate" => parse::<MarkPrice>(data).and_then(|m| {
             let opt = |field: &str, v: &Option<String>| v.as_deref().map(|t| dec(field, t)).transpose();
             Ok(RawRecord::Reference(RawReferencePrice {

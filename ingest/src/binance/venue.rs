@@ -3,7 +3,7 @@
 
 use super::book::{BinanceBook, Market};
 use super::messages::{DepthSnapshot, DepthUpdate};
-use super::records::{read_frame, snapshot_record, Source, SPOT, USDM};
+use super::records::{fast_depth, read_frame, snapshot_record, Source, SPOT, USDM};
 use crate::book::OrderBook;
 use crate::frame::{Frame, RawRecord};
 use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
@@ -112,6 +112,10 @@ impl VenueSession for BinanceSession {
     }
 
     fn read(&mut self, text: &str, received_ms: i64) -> Read {
+        if let Some((record, u)) = fast_depth(self.source, text, received_ms) {
+            let sync = self.books.get_mut(&u.symbol).map(|book| (u.symbol.clone(), book.on_update(u)));
+            return Read { frame: Frame::Records(vec![record]), sync: sync.into_iter().collect(), closing: false };
+        }
         let frame = read_frame(self.source, text, received_ms);
         if text.contains("\"serverShutdown\"") && frame == Frame::Control {
             return Read::closing();

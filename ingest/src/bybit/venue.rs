@@ -8,8 +8,10 @@ use super::book::BybitBook;
 use super::messages::{InstrumentsInfo, OrderbookPush, PublicTrade, RestOrderbook, Tickers};
 use super::records;
 use crate::book::OrderBook;
-use crate::frame::{parse, Frame, GarbageKind};
+use crate::frame::{parse_text, Frame, GarbageKind};
 use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -103,9 +105,35 @@ impl Venue for Bybit {
     }
 }
 
+/// What a frame is, read without building a JSON tree (its `data` is skipped).
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    op: Option<Cow<'a, str>>,
+    #[serde(default)]
+    success: Option<bool>,
+    #[serde(borrow, default)]
+    ret_msg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    topic: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TradePush {
+    data: Vec<PublicTrade>,
+}
+
+#[derive(Deserialize)]
+struct TickersPush {
+    #[serde(rename = "type")]
+    kind: String,
+    ts: i64,
+    data: Tickers,
+}
+
 impl BybitSession {
-    fn orderbook(&mut self, v: &serde_json::Value, received_ms: i64) -> Read {
-        let push: OrderbookPush = match parse(v) {
+    fn orderbook(&mut self, text: &str, received_ms: i64) -> Read {
+        let push: OrderbookPush = match parse_text(text) {
             Ok(p) => p,
             Err(garbage) => return Read::frame(garbage),
         };
@@ -120,22 +148,31 @@ impl BybitSession {
         Read { frame, sync: sync.unwrap_or_default(), closing: false }
     }
 
-    fn tickers(&mut self, v: &serde_json::Value, received_ms: i64) -> Frame {
-        let (Some(time), Ok(t)) = (v["ts"].as_i64(), parse::<Tickers>(&v["data"])) else {
-            return Frame::garbage(GarbageKind::MissingField, "tickers without ts or data.symbol");
+    fn trades(&self, text: &str, received_ms: i64) -> Frame {
+        let push: TradePush = match parse_text(text) {
+            Ok(p) => p,
+            Err(garbage) => return garbage,
         };
+        let records = push.data.iter().map(|t| records::trade(&self.category, t, received_ms));
+        records.collect::<Result<Vec<_>, _>>().map_or_else(|g| g, Frame::Records)
+    }
+
+    fn tickers(&mut self, text: &str, received_ms: i64) -> Frame {
+        let push: TickersPush = match parse_text(text) {
+            Ok(p) => p,
+            Err(garbage) => return garbage,
+        };
+        let t = push.data;
         if !records::touches_reference(&t) {
             return Frame::Records(Vec::new());
         }
-        let known = self
-            .tickers
-            .entry(t.symbol.clone())
-            .or_insert_with(|| Tickers { symbol: t.symbol.clone(), ..Tickers::default() });
-        if v["type"] == "snapshot" {
-            *known = Tickers { symbol: t.symbol.clone(), ..Tickers::default() };
+        let fresh = || Tickers { symbol: t.symbol.clone(), ..Tickers::default() };
+        let known = self.tickers.entry(t.symbol.clone()).or_insert_with(fresh);
+        if push.kind == "snapshot" {
+            *known = fresh();
         }
         records::merge(known, t);
-        match records::reference(&self.category, known, time, received_ms) {
+        match records::reference(&self.category, known, push.ts, received_ms) {
             Ok(r) => Frame::Records(vec![r]),
             Err(garbage) => garbage,
         }
@@ -148,30 +185,29 @@ impl VenueSession for BybitSession {
     }
 
     fn read(&mut self, text: &str, received_ms: i64) -> Read {
-        let v: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => return Read::frame(Frame::garbage(GarbageKind::NotJson, e.to_string())),
+        // Bybit writes `topic` first on data: read off the text; anything else is peeked.
+        let topic = match text.strip_prefix(r#"{"topic":""#).and_then(|r| r.split('"').next()) {
+            Some(t) => Cow::Borrowed(t),
+            None => {
+                let peek: Peek = match parse_text(text) {
+                    Ok(p) => p,
+                    Err(garbage) => return Read::frame(garbage),
+                };
+                // Acks and pongs: `{"success":..,"op":"subscribe"|"ping",..}` or `{"op":"pong",..}`.
+                if let Some(op) = peek.op {
+                    return Read::frame(if peek.success == Some(false) {
+                        Frame::garbage(GarbageKind::VenueError, format!("{op}: {}", peek.ret_msg.unwrap_or_default()))
+                    } else {
+                        Frame::Control
+                    });
+                }
+                peek.topic.unwrap_or_default()
+            }
         };
-        // Acks and pongs: `{"success":..,"op":"subscribe"|"ping",..}` or `{"op":"pong",..}`.
-        if let Some(op) = v.get("op").and_then(|o| o.as_str()) {
-            return Read::frame(if v["success"] == false {
-                Frame::garbage(GarbageKind::VenueError, format!("{op}: {}", v["ret_msg"]))
-            } else {
-                Frame::Control
-            });
-        }
-        let topic = v["topic"].as_str().unwrap_or_default();
         let frame = match topic.split('.').next().unwrap_or_default() {
-            "orderbook" => return self.orderbook(&v, received_ms),
-            "publicTrade" => match parse::<Vec<PublicTrade>>(&v["data"]) {
-                Ok(trades) => trades
-                    .iter()
-                    .map(|t| records::trade(&self.category, t, received_ms))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_or_else(|g| g, Frame::Records),
-                Err(garbage) => garbage,
-            },
-            "tickers" => self.tickers(&v, received_ms),
+            "orderbook" => return self.orderbook(text, received_ms),
+            "publicTrade" => self.trades(text, received_ms),
+            "tickers" => self.tickers(text, received_ms),
             "" => Frame::garbage(GarbageKind::UnknownEvent, "no topic and no op"),
             other => Frame::garbage(GarbageKind::UnknownEvent, format!("topic `{other}`")),
         };

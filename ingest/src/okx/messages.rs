@@ -1,6 +1,7 @@
 //! OKX `books` pushes: `{"arg":{"channel":"books","instId":..},"action":"snapshot"|"update","data":[..]}`.
 
 use serde::Deserialize;
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct BooksPush {
@@ -44,17 +45,21 @@ pub struct Push<T> {
     pub data: Vec<T>,
 }
 
-/// `trades`: `side` is the taker's.
+/// `trades`: `side` is the taker's. Borrows its strings from the frame.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Trade {
-    #[serde(rename = "instId")]
-    pub inst_id: String,
-    #[serde(rename = "tradeId")]
-    pub trade_id: String,
-    pub px: String,
-    pub sz: String,
-    pub side: String,
-    pub ts: String,
+pub struct Trade<'a> {
+    #[serde(borrow, rename = "instId")]
+    pub inst_id: Cow<'a, str>,
+    #[serde(borrow, rename = "tradeId")]
+    pub trade_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub px: Cow<'a, str>,
+    #[serde(borrow)]
+    pub sz: Cow<'a, str>,
+    #[serde(borrow)]
+    pub side: Cow<'a, str>,
+    #[serde(borrow)]
+    pub ts: Cow<'a, str>,
     #[serde(rename = "seqId", default)]
     pub seq_id: Option<i64>,
 }

@@ -9,24 +9,25 @@ use tickwatch_model::{BookUpdateKind, RawBookUpdate, RawReferencePrice, RawTrade
 
 pub const VENUE: &str = "okx";
 
-pub fn trade(t: &Trade, receive_ms: i64) -> Result<RawRecord, Frame> {
-    let taker_side = match t.side.as_str() {
+pub fn trade(t: Trade<'_>, receive_ms: i64) -> Result<RawRecord, Frame> {
+    let taker_side = match t.side.as_ref() {
         "buy" => TakerSide::Buy,
         "sell" => TakerSide::Sell,
         other => return Err(Frame::garbage(GarbageKind::MissingField, format!("trade side `{other}`"))),
     };
+    // OKX trade ids count the instrument's trades: the sequence where they are numbers.
+    let sequence = t.seq_id.or_else(|| t.trade_id.parse().ok());
     Ok(RawRecord::Trade(RawTrade {
         venue: VENUE.into(),
         market: market_of(&t.inst_id).into(),
-        symbol: t.inst_id.clone(),
-        trade_id: t.trade_id.clone(),
         price: dec("px", &t.px)?,
         size: dec("sz", &t.sz)?,
         taker_side,
         event_time_us: millis_to_micros(millis("ts", &t.ts)?),
         receive_time_us: millis_to_micros(receive_ms),
-        // OKX trade ids count the instrument's trades: the sequence where they are numbers.
-        sequence: t.seq_id.or_else(|| t.trade_id.parse().ok()),
+        sequence,
+        symbol: t.inst_id.into_owned(),
+        trade_id: t.trade_id.into_owned(),
     }))
 }
 

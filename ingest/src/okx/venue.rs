@@ -4,12 +4,13 @@
 //! `market/books` and `public/instruments` endpoints.
 
 use super::book::OkxBook;
-use super::messages::{market_of, underlying, BooksPush, Instruments, Push, RestBooks};
+use super::messages::{market_of, underlying, BooksPush, IndexTicker, Instruments, Push, RestBooks};
 use super::records;
 use crate::book::OrderBook;
-use crate::frame::{parse, Frame, GarbageKind, RawRecord};
+use crate::frame::{parse_text, Frame, GarbageKind, RawRecord};
 use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
@@ -111,14 +112,14 @@ impl Venue for Okx {
     }
 }
 
-/// Records from each element of a push's `data`.
-fn each<T: DeserializeOwned>(v: &serde_json::Value, f: impl Fn(&T) -> Result<Vec<RawRecord>, Frame>) -> Frame {
-    let push = match parse::<Push<T>>(v) {
+/// Records from each element of a push's `data`, read straight from the frame's text.
+fn each<'a, T: Deserialize<'a>>(text: &'a str, mut f: impl FnMut(T) -> Result<Vec<RawRecord>, Frame>) -> Frame {
+    let push = match parse_text::<Push<T>>(text) {
         Ok(p) => p,
         Err(garbage) => return garbage,
     };
-    let mut out = Vec::new();
-    for d in &push.data {
+    let mut out = Vec::with_capacity(push.data.len());
+    for d in push.data {
         match f(d) {
             Ok(records) => out.extend(records),
             Err(garbage) => return garbage,
@@ -127,9 +128,24 @@ fn each<T: DeserializeOwned>(v: &serde_json::Value, f: impl Fn(&T) -> Result<Vec
     Frame::Records(out)
 }
 
+/// What a frame is, read without building a JSON tree (its `data` is skipped).
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    arg: Option<PeekArg<'a>>,
+}
+
+#[derive(Deserialize)]
+struct PeekArg<'a> {
+    #[serde(borrow, default)]
+    channel: Cow<'a, str>,
+}
+
 impl OkxSession {
-    fn books_push(&mut self, v: &serde_json::Value, received_ms: i64) -> Read {
-        let push: BooksPush = match parse(v) {
+    fn books_push(&mut self, text: &str, received_ms: i64) -> Read {
+        let push: BooksPush = match parse_text(text) {
             Ok(p) => p,
             Err(garbage) => return Read::frame(garbage),
         };
@@ -148,6 +164,21 @@ impl OkxSession {
         }
         Read { frame: Frame::Records(records), sync, closing: false }
     }
+
+    /// Acks, errors and notices (rare: read through a JSON tree).
+    fn event(text: &str) -> Read {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        Read::frame(match v["event"].as_str().unwrap_or_default() {
+            "error" => Frame::garbage(GarbageKind::VenueError, format!("{} {}", v["code"], v["msg"])),
+            // 64008: the connection closes soon for a service upgrade.
+            "notice" if v["code"] == "64008" => return Read::closing(),
+            "notice" => {
+                tracing::warn!(venue = "okx", notice = %v["msg"], "venue notice");
+                Frame::Control
+            }
+            _ => Frame::Control,
+        })
+    }
 }
 
 impl VenueSession for OkxSession {
@@ -159,31 +190,28 @@ impl VenueSession for OkxSession {
         if text == "pong" {
             return Read::frame(Frame::Control);
         }
-        let v: serde_json::Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => return Read::frame(Frame::garbage(GarbageKind::NotJson, e.to_string())),
-        };
-        if let Some(event) = v.get("event").and_then(|e| e.as_str()) {
-            return Read::frame(match event {
-                "error" => Frame::garbage(GarbageKind::VenueError, format!("{} {}", v["code"], v["msg"])),
-                // 64008: the connection closes soon for a service upgrade.
-                "notice" if v["code"] == "64008" => return Read::closing(),
-                "notice" => {
-                    tracing::warn!(venue = "okx", notice = %v["msg"], "venue notice");
-                    Frame::Control
+        // OKX writes `arg` first: the channel is read off the text; anything else is peeked.
+        let channel = match text.strip_prefix(r#"{"arg":{"channel":""#).and_then(|r| r.split('"').next()) {
+            Some(c) => Cow::Borrowed(c),
+            None => {
+                let peek: Peek = match parse_text(text) {
+                    Ok(p) => p,
+                    Err(garbage) => return Read::frame(garbage),
+                };
+                if peek.event.is_some() {
+                    return Self::event(text);
                 }
-                _ => Frame::Control,
-            });
-        }
-        let channel = v["arg"]["channel"].as_str().unwrap_or_default();
-        let frame = match channel {
-            "books" => return self.books_push(&v, received_ms),
-            "trades" => each(&v, |t| Ok(vec![records::trade(t, received_ms)?])),
-            "mark-price" => each(&v, |m| Ok(vec![records::mark(m, received_ms)?])),
-            "funding-rate" => each(&v, |f| Ok(vec![records::funding(f, received_ms)?])),
-            "index-tickers" => each(&v, |i: &super::messages::IndexTicker| {
+                peek.arg.map(|a| a.channel).unwrap_or_default()
+            }
+        };
+        let frame = match channel.as_ref() {
+            "books" => return self.books_push(text, received_ms),
+            "trades" => each(text, |t| Ok(vec![records::trade(t, received_ms)?])),
+            "mark-price" => each(text, |m| Ok(vec![records::mark(&m, received_ms)?])),
+            "funding-rate" => each(text, |f| Ok(vec![records::funding(&f, received_ms)?])),
+            "index-tickers" => each(text, |i: IndexTicker| {
                 let symbols = self.followers.get(&i.inst_id).map(Vec::as_slice).unwrap_or_default();
-                symbols.iter().map(|s| records::index(i, s, received_ms)).collect()
+                symbols.iter().map(|s| records::index(&i, s, received_ms)).collect()
             }),
             "" => Frame::garbage(GarbageKind::UnknownEvent, "no event and no channel"),
             other => Frame::garbage(GarbageKind::UnknownEvent, format!("channel `{other}`")),
