@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tickwatch_bench::{per_second, rate, repo_root};
+use tickwatch_bench::{per_second, rate, rate_prepared, repo_root};
 use tickwatch_fakes::synthetic::Synthetic;
 use tickwatch_ingest::binance::Binance;
 use tickwatch_ingest::bybit::Bybit;
@@ -65,31 +65,42 @@ fn run(session: &mut impl VenueSession, frames: &[String], buf: &mut Vec<u8>) ->
     written
 }
 
-/// Frames per second of `venue`'s session over `frames`; a fresh session per pass, its
-/// books first loaded from `snapshots` (Binance's REST bodies) where given.
+/// Frames per second of `venue`'s session over `frames`; a fresh session per pass (made
+/// outside the timer), its books first loaded from `snapshots` (Binance's REST bodies).
 fn ours(venue: &str, symbols: &[String], frames: &[String], snapshots: &[(String, Vec<u8>)]) -> f64 {
     let cfg = config(venue, symbols);
     let mut buf = Vec::with_capacity(4096);
     match venue {
-        "okx" => rate(frames.len(), TIME, || {
-            let mut s = Okx.session(&cfg, &Okx.streams(&cfg));
-            black_box(run(&mut s, frames, &mut buf));
-        }),
+        "okx" => rate_prepared(
+            frames.len(),
+            TIME,
+            || Okx.session(&cfg, &Okx.streams(&cfg)),
+            |mut s| {
+                black_box(run(&mut s, frames, &mut buf));
+            },
+        ),
         "bybit" => {
             let v = Bybit::for_url(&cfg.ws_url);
-            rate(frames.len(), TIME, || {
-                let mut s = v.session(&cfg, &v.streams(&cfg));
-                black_box(run(&mut s, frames, &mut buf));
-            })
+            rate_prepared(
+                frames.len(),
+                TIME,
+                || v.session(&cfg, &v.streams(&cfg)),
+                |mut s| {
+                    black_box(run(&mut s, frames, &mut buf));
+                },
+            )
         }
         _ => {
             let v = Binance::for_venue(venue);
             let snaps: Vec<_> = snapshots.iter().map(|(s, body)| (s.clone(), v.rest_book(body).unwrap())).collect();
-            rate(frames.len(), TIME, || {
+            let prepare = || {
                 let mut s = v.session(&cfg, &v.streams(&cfg));
                 for (sym, snap) in &snaps {
                     s.on_rest_snapshot(sym, snap, 0);
                 }
+                s
+            };
+            rate_prepared(frames.len(), TIME, prepare, |mut s| {
                 black_box(run(&mut s, frames, &mut buf));
             })
         }

@@ -165,6 +165,10 @@ async fn okx_trades_and_books_arrive_exactly() {
         ("okx", "futures", "BTC-USD-220527", "30218.8".into(), "1".into())
     );
     assert_eq!(first.event_time_us, 1_652_459_199_958_000);
+    // Each trade carries its dedup key (venue, instrument, channel, trade id); all distinct.
+    assert!(seen.trade_keys.contains(&"okx|BTC-USD-220527|trades|7849".to_string()));
+    let distinct: std::collections::BTreeSet<&String> = seen.trade_keys.iter().collect();
+    assert_eq!(distinct.len(), seen.trades.len());
     let port = sc.port;
     // Every push carried a checksum; none failed, no sequence broke.
     assert_eq!(metric(port, "book_sequence_gaps_total").await, 0);

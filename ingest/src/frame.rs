@@ -32,6 +32,25 @@ impl RawRecord {
         }
     }
 
+    /// `venue|symbol|channel|id`: the same market event gives the same key however often it
+    /// is received (a duplicate frame, the overlap of a reconnect) — trade id for trades,
+    /// `snapshot:`/`delta:` and the last update id for books (the event time where the venue
+    /// sends no id), the event time for reference prices. Sent as the `dedup_key` header.
+    pub fn dedup_key(&self) -> String {
+        match self {
+            RawRecord::Trade(t) => format!("{}|{}|trades|{}", t.venue, t.symbol, t.trade_id),
+            RawRecord::Book(b) => {
+                let kind = match b.update_kind {
+                    tickwatch_model::BookUpdateKind::Snapshot => "snapshot",
+                    tickwatch_model::BookUpdateKind::Delta => "delta",
+                };
+                let id = if b.last_update_id >= 0 { b.last_update_id } else { b.event_time_us };
+                format!("{}|{}|depth|{kind}:{id}", b.venue, b.symbol)
+            }
+            RawRecord::Reference(r) => format!("{}|{}|reference|{}", r.venue, r.symbol, r.event_time_us),
+        }
+    }
+
     pub fn channel(&self) -> &'static str {
         match self {
             RawRecord::Trade(_) => "trades",

@@ -4,6 +4,7 @@
 
 use crate::frame::RawRecord;
 use crate::metrics::IngestMetrics;
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use tokio::sync::mpsc;
 pub const TRADES: &str = "raw.trades";
 pub const DEPTH: &str = "raw.depth";
 pub const REFERENCE: &str = "raw.reference";
+/// The record header carrying [`RawRecord::dedup_key`].
+pub const DEDUP_HEADER: &str = "dedup_key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -102,8 +105,11 @@ async fn send_loop(
         encoded.expect("the direct codec cannot fail");
         let topic = format!("{prefix}{topic}");
         let key = record.symbol().as_bytes().to_vec();
+        let dedup = record.dedup_key().into_bytes();
+        let headers = OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(&dedup) });
         // Enqueued here, in order; the acknowledgement is awaited in the background.
-        let delivery = producer.client().send_result(FutureRecord::to(&topic).key(&key).payload(&value));
+        let delivery =
+            producer.client().send_result(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers));
         let (producer, metrics, resends) = (producer.clone(), metrics.clone(), resends.clone());
         match delivery {
             Ok(future) => {
@@ -112,14 +118,14 @@ async fn send_loop(
                         Ok(Ok(Ok(_))) => metrics.published(&topic),
                         _ => {
                             resends.fetch_add(1, Ordering::Relaxed);
-                            resend(&producer, &metrics, &topic, &key, &value).await
+                            resend(&producer, &metrics, &topic, &key, &value, dedup).await
                         }
                     }
                 });
             }
             Err(_) => {
                 resends.fetch_add(1, Ordering::Relaxed);
-                in_flight.spawn(async move { resend(&producer, &metrics, &topic, &key, &value).await });
+                in_flight.spawn(async move { resend(&producer, &metrics, &topic, &key, &value, dedup).await });
             }
         }
         while in_flight.len() > 5_000 {
@@ -135,10 +141,18 @@ async fn send_loop(
 /// the broker takes it: a raw record is never dropped. It may then land after records queued
 /// behind it; the connectors then publish fresh snapshots ([`Publisher::resends`]), and a
 /// reader applying the venue's book rules sees a gap and the snapshot, never a wrong book.
-async fn resend(producer: &ReliableProducer, metrics: &IngestMetrics, topic: &str, key: &[u8], value: &[u8]) {
+async fn resend(
+    producer: &ReliableProducer,
+    metrics: &IngestMetrics,
+    topic: &str,
+    key: &[u8],
+    value: &[u8],
+    dedup: Vec<u8>,
+) {
     let mut delay = Duration::from_millis(100);
+    let headers = [(DEDUP_HEADER.as_bytes().to_vec(), Some(dedup))];
     loop {
-        match producer.send(topic, None, key, Some(value)).await {
+        match producer.send_with_headers(topic, None, Some(key), Some(value), &headers).await {
             Ok(_) => return metrics.published(topic),
             Err(e) => {
                 metrics.publish_error();

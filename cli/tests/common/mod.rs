@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -115,6 +115,8 @@ pub fn reader(prefix: &str) -> BaseConsumer {
 #[derive(Default)]
 pub struct Published {
     pub trades: Vec<RawTrade>,
+    /// The `dedup_key` header of each trade.
+    pub trade_keys: Vec<String>,
     pub depth: Vec<RawBookUpdate>,
     pub reference: Vec<RawReferencePrice>,
 }
@@ -129,6 +131,8 @@ impl Published {
             if m.topic().ends_with("raw.trades") {
                 let r = RawTrade::from_avro(datum).unwrap();
                 assert_eq!(key, r.symbol, "raw records are keyed by venue symbol");
+                let dedup = m.headers().and_then(|h| h.iter().find(|h| h.key == "dedup_key")).and_then(|h| h.value);
+                self.trade_keys.push(String::from_utf8_lossy(dedup.expect("a dedup_key header")).to_string());
                 self.trades.push(r);
             } else if m.topic().ends_with("raw.depth") {
                 let r = RawBookUpdate::from_avro(datum).unwrap();

@@ -91,15 +91,27 @@ fn event_name(data: &str) -> Option<&str> {
     Some(&rest[..rest.find('"')?])
 }
 
+/// The event inside a combined-stream frame (or the frame itself when raw). Binance writes
+/// `{"stream":"..","data":{..}}` with `data` last: its text is cut out without a parse (a
+/// stream name holds no quote); any other layout is parsed for its `data`.
+fn stream_data(text: &str) -> Option<&str> {
+    if let Some(rest) = text.strip_prefix("{\"stream\":\"") {
+        let after_name = rest.find('"')? + 1;
+        if let Some(data) = rest[after_name..].strip_prefix(",\"data\":").and_then(|d| d.strip_suffix('}')) {
+            return Some(data);
+        }
+    }
+    if text.starts_with("{\"stream\"") || text.starts_with("{\"data\"") {
+        return Some(serde_json::from_str::<Envelope>(text).ok()?.data?.get());
+    }
+    Some(text)
+}
+
 /// The common case without a JSON tree: an aggTrade, raw or in a combined stream, parsed
 /// straight into its record. None sends the frame down the general path (which also names
 /// the garbage).
 fn fast_trade(source: Source, text: &str, receive_ms: i64) -> Option<Frame> {
-    let data = if text.starts_with("{\"stream\"") || text.starts_with("{\"data\"") {
-        serde_json::from_str::<Envelope>(text).ok()?.data?.get()
-    } else {
-        text
-    };
+    let data = stream_data(text)?;
     if event_name(data)? != "aggTrade" {
         return None;
     }
@@ -139,11 +151,7 @@ fn depth_record(source: Source, u: &DepthUpdate, receive_ms: i64) -> Result<RawR
 /// A depth diff parsed straight from its text: its record and the diff itself (for the
 /// book). None sends the frame down the general path.
 pub fn fast_depth(source: Source, text: &str, receive_ms: i64) -> Option<(RawRecord, DepthUpdate)> {
-    let data = if text.starts_with("{\"stream\"") || text.starts_with("{\"data\"") {
-        serde_json::from_str::<Envelope>(text).ok()?.data?.get()
-    } else {
-        text
-    };
+    let data = stream_data(text)?;
     if event_name(data)? != "depthUpdate" {
         return None;
     }
