@@ -25,26 +25,6 @@ use tickwatch_model::{wire, AvroRecord};
 const VENUES: [&str; 4] = ["binance", "binance-usdm", "okx", "bybit"];
 const TIME: Duration = Duration::from_secs(2);
 
-fn config(venue: &str, symbols: &[String]) -> ConnectorConfig {
-    let d = Duration::from_secs(1);
-    ConnectorConfig {
-        venue: venue.into(),
-        ws_url: "ws://127.0.0.1/v5/public/linear".into(),
-        rest_url: String::new(),
-        instruments: symbols.iter().map(|s| (s.clone(), s.clone())).collect(),
-        channels: vec!["trades".into(), "depth".into()],
-        snapshot_depth: 500,
-        max_streams_per_connection: 1000,
-        subscribe_per_second: 5,
-        initial_backoff: d,
-        max_backoff: d,
-        jitter: 0.1,
-        rotate_after: d,
-        stall_after: d,
-        snapshot_check_period: d,
-    }
-}
-
 /// Read every frame and encode every record; returns the bytes written (kept alive).
 fn run(session: &mut impl VenueSession, frames: &[String], buf: &mut Vec<u8>) -> usize {
     let mut written = 0;
@@ -68,7 +48,7 @@ fn run(session: &mut impl VenueSession, frames: &[String], buf: &mut Vec<u8>) ->
 /// Frames per second of `venue`'s session over `frames`; a fresh session per pass (made
 /// outside the timer), its books first loaded from `snapshots` (Binance's REST bodies).
 fn ours(venue: &str, symbols: &[String], frames: &[String], snapshots: &[(String, Vec<u8>)]) -> f64 {
-    let cfg = config(venue, symbols);
+    let cfg = ConnectorConfig::offline(venue, symbols);
     let mut buf = Vec::with_capacity(4096);
     match venue {
         "okx" => rate_prepared(

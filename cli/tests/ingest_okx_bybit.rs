@@ -187,7 +187,8 @@ async fn okx_trades_and_books_arrive_exactly() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn okx_lost_updates_are_counted_and_healed_by_resubscribing() {
-    let Some(sc) = scenario("okxd", "okx", "okx", OKX, &["--drop-every", "40", "--reorder-every", "97"]).await else {
+    let Some(mut sc) = scenario("okxd", "okx", "okx", OKX, &["--drop-every", "40", "--reorder-every", "97"]).await
+    else {
         return;
     };
     let c = reader(&sc.prefix);
@@ -205,7 +206,27 @@ async fn okx_lost_updates_are_counted_and_healed_by_resubscribing() {
     }
     let snapshots = seen.depth.iter().filter(|d| d.update_kind == BookUpdateKind::Snapshot).count() as u64;
     assert_eq!(snapshots, 3 + gaps + diverged, "one fresh snapshot per gap and per divergence");
-    assert_eq!(metric(sc.port, "book_resyncs_total{venue=\"okx\"").await, snapshots);
+    let resyncs = metric(sc.port, "book_resyncs_total{venue=\"okx\"").await;
+    assert_eq!(resyncs, snapshots);
+    let depth_msgs =
+        metric(sc.port, "collector_in_msgs_total{venue=\"okx\",instrument=\"BTC-USDT\",channel=\"depth\"}").await;
+    // Stopped, the ingestor publishes its open data-quality minute: the same counts.
+    common::terminate(&mut sc._ingest);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sum = |seen: &Published, f: fn(&tickwatch_model::QualityMinute) -> i64| -> i64 {
+        seen.quality.iter().filter(|q| q.channel == "depth").map(f).sum()
+    };
+    while sum(&seen, |q| q.resyncs) < resyncs as i64 {
+        assert!(Instant::now() < deadline, "dq.minute rows: {:?}", seen.quality);
+        seen.poll(&c, Duration::from_millis(500));
+    }
+    assert_eq!(sum(&seen, |q| q.gaps), gaps as i64);
+    assert!(seen.quality.iter().filter(|q| q.gaps > 0).all(|q| q.lost_messages.is_none()), "OKX losses are unknown");
+    let btc: i64 =
+        seen.quality.iter().filter(|q| q.instrument == "BTC-USDT" && q.channel == "depth").map(|q| q.messages).sum();
+    assert_eq!(btc as u64, depth_msgs);
+    let trades = seen.quality.iter().find(|q| q.instrument == "BTC-USDT" && q.channel == "trades").unwrap();
+    assert!(trades.source_lag_p95_ms.is_some() && trades.venue == "okx");
 }
 
 #[tokio::test(flavor = "multi_thread")]

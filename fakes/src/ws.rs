@@ -25,8 +25,16 @@ pub struct Request {
 /// A venue's side of the conversation.
 pub trait Protocol: Send + Sync + 'static {
     fn timeline(&self) -> &Arc<Timeline>;
-    /// Start the timeline, keeping the venue's books in step with it.
-    fn start(self: &Arc<Self>);
+    /// Keep the venue's state (its books) in step with a frame about to be sent.
+    fn apply(&self, f: &Recorded);
+    /// Start the timeline (once), applying each frame before it is sent.
+    fn start(self: &Arc<Self>)
+    where
+        Self: Sized,
+    {
+        let me = self.clone();
+        self.timeline().start(move |f| me.apply(f));
+    }
     fn request(&self, text: &str) -> Request;
     /// For a book stream: the snapshot frame and the last timeline index it contains.
     fn snapshot(&self, stream: &str) -> Option<(String, u64)>;

@@ -10,26 +10,6 @@ use tickwatch_ingest::frame::{Frame, RawRecord};
 use tickwatch_ingest::okx::Okx;
 use tickwatch_ingest::session::{ConnectorConfig, Venue, VenueSession};
 
-fn config(venue: &str, symbols: &[String]) -> ConnectorConfig {
-    let d = std::time::Duration::from_secs(1);
-    ConnectorConfig {
-        venue: venue.into(),
-        ws_url: "ws://127.0.0.1/v5/public/linear".into(),
-        rest_url: String::new(),
-        instruments: symbols.iter().map(|s| (s.clone(), s.clone())).collect(),
-        channels: vec!["trades".into(), "depth".into()],
-        snapshot_depth: 500,
-        max_streams_per_connection: 100,
-        subscribe_per_second: 5,
-        initial_backoff: d,
-        max_backoff: d,
-        jitter: 0.1,
-        rotate_after: d,
-        stall_after: d,
-        snapshot_check_period: d,
-    }
-}
-
 /// Every line of `text` through `session`: (trades, breaks, checksums verified).
 fn read_all(session: &mut impl VenueSession, text: &str) -> (usize, usize, usize) {
     let (mut trades, mut breaks, mut checksums) = (0, 0, 0);
@@ -56,7 +36,7 @@ fn every_venue_format_reads_back_in_sync() {
     for venue in ["binance", "binance-usdm", "okx", "bybit"] {
         let dir = root.join(venue);
         let symbols = market.write(venue, &dir).unwrap();
-        let cfg = config(venue, &symbols);
+        let cfg = ConnectorConfig::offline(venue, &symbols);
         let got = match venue {
             "okx" => {
                 let mut s = Okx.session(&cfg, &Okx.streams(&cfg));

@@ -9,5 +9,6 @@ pub mod frame;
 pub mod metrics;
 pub mod okx;
 pub mod publish;
+pub mod quality;
 pub mod replay;
 pub mod session;

@@ -9,7 +9,7 @@ use rdkafka::producer::FutureRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tickwatch_model::{wire, AvroRecord, RawBookUpdate, RawReferencePrice, RawTrade};
+use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferencePrice, RawTrade};
 use tickwatch_runtime::broker::{BrokerError, ReliableProducer};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 pub const TRADES: &str = "raw.trades";
 pub const DEPTH: &str = "raw.depth";
 pub const REFERENCE: &str = "raw.reference";
+pub const QUALITY: &str = "dq.minute";
 /// The record header carrying [`RawRecord::dedup_key`].
 pub const DEDUP_HEADER: &str = "dedup_key";
 
@@ -30,9 +31,17 @@ pub enum PublishError {
 }
 
 /// Where the raw records go; `prefix` is prepended to every topic (tests run side by side).
+/// What the sender takes: a raw record, or a data-quality minute for `dq.minute`.
+enum Outgoing {
+    Raw(RawRecord),
+    Quality(QualityMinute),
+}
+
 #[derive(Clone)]
 pub struct Publisher {
-    tx: mpsc::Sender<RawRecord>,
+    tx: mpsc::Sender<Outgoing>,
+    /// The sending task, awaited by [`Publisher::close`].
+    sender: Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
     /// Grows each time a record had to be sent again (it may then stand after records that
     /// were queued behind it): connectors rebuild their books from a fresh snapshot so that
     /// readers of `raw.depth` re-anchor after the disorder.
@@ -43,6 +52,7 @@ struct Ids {
     trades: u32,
     depth: u32,
     reference: u32,
+    quality: u32,
 }
 
 impl Publisher {
@@ -58,13 +68,14 @@ impl Publisher {
             trades: registry.register(&subject(TRADES), RawTrade::SCHEMA_JSON).await?,
             depth: registry.register(&subject(DEPTH), RawBookUpdate::SCHEMA_JSON).await?,
             reference: registry.register(&subject(REFERENCE), RawReferencePrice::SCHEMA_JSON).await?,
+            quality: registry.register(&subject(QUALITY), QualityMinute::SCHEMA_JSON).await?,
         };
         let producer = Arc::new(ReliableProducer::new(broker)?);
         // Bounded: a broker slower than the venue slows the readers instead of filling memory.
         let (tx, rx) = mpsc::channel(10_000);
         let resends = Arc::new(AtomicU64::new(0));
-        tokio::spawn(send_loop(rx, producer, ids, prefix.to_string(), metrics, resends.clone()));
-        Ok(Publisher { tx, resends })
+        let sender = tokio::spawn(send_loop(rx, producer, ids, prefix.to_string(), metrics, resends.clone()));
+        Ok(Publisher { tx, sender: Arc::new(std::sync::Mutex::new(Some(sender))), resends })
     }
 
     /// How many records had to be sent again so far (see the field's doc).
@@ -74,14 +85,33 @@ impl Publisher {
 
     /// Queue a record; waits only when the queue is full.
     pub async fn publish(&self, record: RawRecord) {
-        if self.tx.send(record).await.is_err() {
+        self.queue(Outgoing::Raw(record)).await
+    }
+
+    /// Queue a data-quality minute (topic `dq.minute`, key = instrument).
+    pub async fn publish_quality(&self, row: QualityMinute) {
+        self.queue(Outgoing::Quality(row)).await
+    }
+
+    async fn queue(&self, item: Outgoing) {
+        if self.tx.send(item).await.is_err() {
             tracing::error!("the publisher stopped; a record was not queued");
+        }
+    }
+
+    /// Send what is queued and wait until the broker has taken all of it (at shutdown, once
+    /// every other clone is gone).
+    pub async fn close(self) {
+        let sender = self.sender.lock().expect("lock").take();
+        drop(self.tx);
+        if let Some(handle) = sender {
+            let _ = handle.await;
         }
     }
 }
 
 async fn send_loop(
-    mut rx: mpsc::Receiver<RawRecord>,
+    mut rx: mpsc::Receiver<Outgoing>,
     producer: Arc<ReliableProducer>,
     ids: Ids,
     prefix: String,
@@ -89,23 +119,30 @@ async fn send_loop(
     resends: Arc<AtomicU64>,
 ) {
     let mut in_flight = tokio::task::JoinSet::new();
-    while let Some(record) = rx.recv().await {
-        let (topic, id) = match &record {
-            RawRecord::Trade(_) => (TRADES, ids.trades),
-            RawRecord::Book(_) => (DEPTH, ids.depth),
-            RawRecord::Reference(_) => (REFERENCE, ids.reference),
+    while let Some(item) = rx.recv().await {
+        let (topic, id) = match &item {
+            Outgoing::Raw(RawRecord::Trade(_)) => (TRADES, ids.trades),
+            Outgoing::Raw(RawRecord::Book(_)) => (DEPTH, ids.depth),
+            Outgoing::Raw(RawRecord::Reference(_)) => (REFERENCE, ids.reference),
+            Outgoing::Quality(_) => (QUALITY, ids.quality),
         };
         let mut value = Vec::with_capacity(256);
         wire::write_header(id, &mut value);
-        let encoded = match &record {
-            RawRecord::Trade(r) => r.write_avro(&mut value),
-            RawRecord::Book(r) => r.write_avro(&mut value),
-            RawRecord::Reference(r) => r.write_avro(&mut value),
+        let encoded = match &item {
+            Outgoing::Raw(RawRecord::Trade(r)) => r.write_avro(&mut value),
+            Outgoing::Raw(RawRecord::Book(r)) => r.write_avro(&mut value),
+            Outgoing::Raw(RawRecord::Reference(r)) => r.write_avro(&mut value),
+            Outgoing::Quality(r) => r.write_avro(&mut value),
         };
         encoded.expect("the direct codec cannot fail");
+        let (key, dedup) = match &item {
+            Outgoing::Raw(r) => (r.symbol().as_bytes().to_vec(), r.dedup_key().into_bytes()),
+            Outgoing::Quality(q) => (
+                q.instrument.as_bytes().to_vec(),
+                format!("{}|{}|{}|{}", q.venue, q.instrument, q.channel, q.minute_us).into_bytes(),
+            ),
+        };
         let topic = format!("{prefix}{topic}");
-        let key = record.symbol().as_bytes().to_vec();
-        let dedup = record.dedup_key().into_bytes();
         let headers = OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(&dedup) });
         // Enqueued here, in order; the acknowledgement is awaited in the background.
         let delivery =

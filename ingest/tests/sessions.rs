@@ -9,23 +9,8 @@ use tickwatch_ingest::okx::Okx;
 use tickwatch_ingest::session::{ConnectorConfig, Read, Repair, Venue, VenueSession};
 use tickwatch_testkit::fixtures;
 
-fn config(venue: &str, instruments: &[&str]) -> ConnectorConfig {
-    ConnectorConfig {
-        venue: venue.into(),
-        ws_url: "wss://stream.bybit.com/v5/public/linear".into(),
-        rest_url: String::new(),
-        instruments: instruments.iter().map(|s| (s.to_string(), s.to_string())).collect(),
-        channels: ["trades", "depth", "mark_price", "index_price", "funding"].map(String::from).to_vec(),
-        snapshot_depth: 500,
-        max_streams_per_connection: 100,
-        subscribe_per_second: 5,
-        initial_backoff: std::time::Duration::from_millis(100),
-        max_backoff: std::time::Duration::from_secs(1),
-        jitter: 0.2,
-        rotate_after: std::time::Duration::from_secs(3600),
-        stall_after: std::time::Duration::from_secs(60),
-        snapshot_check_period: std::time::Duration::from_secs(300),
-    }
+fn config(venue: &str, symbols: &[&str]) -> ConnectorConfig {
+    ConnectorConfig::offline(venue, &symbols.iter().map(|s| s.to_string()).collect::<Vec<_>>())
 }
 
 #[derive(Default, Debug)]
@@ -159,7 +144,7 @@ fn the_bybit_recording_syncs_and_a_lost_delta_is_an_exact_gap() {
     let cfg = config("bybit", &["XRPUSDT"]);
     let venue = Bybit::for_url(&cfg.ws_url);
     let streams = venue.streams(&cfg);
-    assert!(streams.iter().any(|s| s.book && s.arg == "orderbook.500.XRPUSDT"));
+    assert!(streams.iter().any(|s| s.is_book() && s.arg == "orderbook.500.XRPUSDT"));
     let mut s = venue.session(&cfg, &streams);
     let mut t = Tally::default();
     let lines: Vec<&str> = text.lines().collect();

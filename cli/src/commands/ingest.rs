@@ -101,6 +101,8 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     };
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    // Every connector is gone: send what is queued (the last quality minutes among it).
+    publisher.close().await;
     match failed {
         Some(e) => Err(ConfigError::field(&path, "venues", e).into()),
         None => Ok(()),

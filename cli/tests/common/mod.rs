@@ -9,7 +9,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tickwatch_model::{wire, AvroRecord, RawBookUpdate, RawReferencePrice, RawTrade};
+use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferencePrice, RawTrade};
 use tickwatch_runtime::broker::{self, TopicSpec};
 use tickwatch_testkit::{fixtures, free_port, stack, unique, wait_http, ChildGuard};
 
@@ -79,7 +79,8 @@ pub fn log_tail(prefix: &str) -> String {
     lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
-pub const RAW_TOPICS: [&str; 3] = ["raw.trades", "raw.depth", "raw.reference"];
+/// The topics an ingestor writes: the raw ones and the data-quality minutes.
+pub const RAW_TOPICS: [&str; 4] = ["raw.trades", "raw.depth", "raw.reference", "dq.minute"];
 
 async fn topics(prefix: &str) {
     let specs: Vec<TopicSpec> = RAW_TOPICS
@@ -119,6 +120,7 @@ pub struct Published {
     pub trade_keys: Vec<String>,
     pub depth: Vec<RawBookUpdate>,
     pub reference: Vec<RawReferencePrice>,
+    pub quality: Vec<QualityMinute>,
 }
 
 impl Published {
@@ -138,6 +140,8 @@ impl Published {
                 let r = RawBookUpdate::from_avro(datum).unwrap();
                 assert_eq!(key, r.symbol, "raw records are keyed by venue symbol");
                 self.depth.push(r);
+            } else if m.topic().ends_with("dq.minute") {
+                self.quality.push(QualityMinute::from_avro(datum).unwrap());
             } else {
                 self.reference.push(RawReferencePrice::from_avro(datum).unwrap());
             }
@@ -175,4 +179,15 @@ pub async fn scenario(name: &str, venue: &str, folder: &str, settings: &str, fau
     let ingest = ingest(&prefix, venue, &ws, &rest, settings, port);
     tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
     Some(Scenario { dir, prefix, rest, port, _ingest: ingest, _fake: fake, _one_at_a_time: serial })
+}
+
+/// Stop a process the way an operator does (SIGTERM) and wait until it has exited.
+pub fn terminate(child: &mut ChildGuard) {
+    let pid = child.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "process {pid} did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -62,14 +62,6 @@ impl Market {
         })
     }
 
-    fn apply(&self, f: &Recorded) {
-        if let Some(Some(u)) = self.diffs.get(f.index as usize - 1) {
-            if let Some(book) = self.books.lock().expect("lock").get_mut(&u.symbol) {
-                book.on_update(u.clone());
-            }
-        }
-    }
-
     /// The current book of `symbol` as the REST depth endpoint answers it.
     pub fn depth(&self, symbol: &str, limit: usize) -> Option<serde_json::Value> {
         let books = self.books.lock().expect("lock");
@@ -90,9 +82,12 @@ impl Protocol for Market {
         &self.timeline
     }
 
-    fn start(self: &Arc<Self>) {
-        let me = self.clone();
-        self.timeline.start(move |f| me.apply(f));
+    fn apply(&self, f: &Recorded) {
+        if let Some(Some(u)) = self.diffs.get(f.index as usize - 1) {
+            if let Some(book) = self.books.lock().expect("lock").get_mut(&u.symbol) {
+                book.on_update(u.clone());
+            }
+        }
     }
 
     /// `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":N}` → `{"result":null,"id":N}`.

@@ -76,16 +76,6 @@ impl Market {
         })
     }
 
-    fn apply(&self, f: &Recorded) {
-        let mut b = self.books.lock().expect("lock");
-        if let Some(Some((snapshot, d))) = self.pushes.get(f.index as usize - 1) {
-            if let Some(book) = b.books.get_mut(&d.symbol) {
-                book.on_push(*snapshot, d);
-            }
-        }
-        b.applied = f.index;
-    }
-
     /// `symbol`'s current book as `{"s","b","a","u","seq","ts","cts"}`, and the index of the
     /// last timeline frame it holds.
     pub fn book(&self, symbol: &str, depth: usize) -> Option<(serde_json::Value, u64)> {
@@ -117,9 +107,14 @@ impl Protocol for Market {
         &self.timeline
     }
 
-    fn start(self: &Arc<Self>) {
-        let me = self.clone();
-        self.timeline.start(move |f| me.apply(f));
+    fn apply(&self, f: &Recorded) {
+        let mut b = self.books.lock().expect("lock");
+        if let Some(Some((snapshot, d))) = self.pushes.get(f.index as usize - 1) {
+            if let Some(book) = b.books.get_mut(&d.symbol) {
+                book.on_push(*snapshot, d);
+            }
+        }
+        b.applied = f.index;
     }
 
     fn request(&self, text: &str) -> Request {

@@ -89,16 +89,6 @@ impl Market {
         })
     }
 
-    fn apply(&self, f: &Recorded) {
-        let mut b = self.books.lock().expect("lock");
-        if let Some(Some((inst, d))) = self.updates.get(f.index as usize - 1) {
-            if let Some(book) = b.books.get_mut(inst) {
-                book.on_push(false, d);
-            }
-        }
-        b.applied = f.index;
-    }
-
     /// `inst`'s current book: levels (as `[px, sz, "0", orders]`), seqId, and the index of
     /// the last timeline frame it holds.
     pub fn book(&self, inst: &str, depth: usize) -> Option<(serde_json::Value, u64)> {
@@ -126,9 +116,14 @@ impl Protocol for Market {
         &self.timeline
     }
 
-    fn start(self: &Arc<Self>) {
-        let me = self.clone();
-        self.timeline.start(move |f| me.apply(f));
+    fn apply(&self, f: &Recorded) {
+        let mut b = self.books.lock().expect("lock");
+        if let Some(Some((inst, d))) = self.updates.get(f.index as usize - 1) {
+            if let Some(book) = b.books.get_mut(inst) {
+                book.on_push(false, d);
+            }
+        }
+        b.applied = f.index;
     }
 
     fn request(&self, text: &str) -> Request {

@@ -139,3 +139,15 @@ impl BinanceBook {
         self.state = State::Waiting;
     }
 }
+
+impl crate::book::SyncedBook for BinanceBook {
+    fn needs_snapshot(&self) -> bool {
+        BinanceBook::needs_snapshot(self)
+    }
+    fn invalidate(&mut self) {
+        BinanceBook::invalidate(self)
+    }
+    fn current(&self) -> Option<(i64, &OrderBook)> {
+        Some((self.last_id()?, &self.book))
+    }
+}

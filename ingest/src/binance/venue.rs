@@ -4,11 +4,10 @@
 use super::book::{BinanceBook, Market};
 use super::messages::{DepthSnapshot, DepthUpdate};
 use super::records::{fast_depth, read_frame, snapshot_record, Source, SPOT, USDM};
-use crate::book::OrderBook;
+use crate::book::BookSet;
 use crate::frame::{Frame, RawRecord};
-use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use crate::session::{book_symbols, ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// Binance spot or USD-M futures.
@@ -35,7 +34,7 @@ impl Binance {
 
 pub struct BinanceSession {
     source: Source,
-    books: HashMap<String, BinanceBook>,
+    books: BookSet<BinanceBook>,
 }
 
 #[derive(Deserialize)]
@@ -58,15 +57,15 @@ impl Venue for Binance {
         let mut out = Vec::new();
         for (symbol, _) in &cfg.instruments {
             let s = symbol.to_lowercase();
-            let mut add = |arg: String, book| out.push(Stream { symbol: symbol.clone(), book, arg });
+            let mut add = |arg: String, channel| out.push(Stream { symbol: symbol.clone(), channel, arg });
             if has("trades") {
-                add(format!("{s}@aggTrade"), false);
+                add(format!("{s}@aggTrade"), "trades");
             }
             if has("depth") {
-                add(format!("{s}@depth@100ms"), true);
+                add(format!("{s}@depth@100ms"), "depth");
             }
             if self.usdm() && (has("mark_price") || has("index_price") || has("funding")) {
-                add(format!("{s}@markPrice@1s"), false);
+                add(format!("{s}@markPrice@1s"), "reference");
             }
         }
         out
@@ -82,8 +81,8 @@ impl Venue for Binance {
     }
 
     fn session(&self, _cfg: &ConnectorConfig, streams: &[Stream]) -> BinanceSession {
-        let books = streams.iter().filter(|s| s.book).map(|s| (s.symbol.clone(), BinanceBook::new(self.market)));
-        BinanceSession { source: self.source, books: books.collect() }
+        let market = self.market;
+        BinanceSession { source: self.source, books: BookSet::new(book_symbols(streams), || BinanceBook::new(market)) }
     }
 
     fn snapshot_path(&self, symbol: &str, depth: u32) -> String {
@@ -107,6 +106,16 @@ impl Venue for Binance {
 }
 
 impl VenueSession for BinanceSession {
+    type Book = BinanceBook;
+
+    fn books(&self) -> &BookSet<BinanceBook> {
+        &self.books
+    }
+
+    fn books_mut(&mut self) -> &mut BookSet<BinanceBook> {
+        &mut self.books
+    }
+
     fn heartbeat(&self) -> Option<(Duration, String)> {
         None
     }
@@ -133,10 +142,6 @@ impl VenueSession for BinanceSession {
         Read { frame, sync, closing: false }
     }
 
-    fn waiting_books(&self) -> Vec<String> {
-        self.books.iter().filter(|(_, b)| b.needs_snapshot()).map(|(s, _)| s.clone()).collect()
-    }
-
     fn repair(&self, _symbol: &str) -> Repair {
         Repair::RestSnapshot
     }
@@ -150,18 +155,5 @@ impl VenueSession for BinanceSession {
         };
         let sync = book.on_snapshot(&snap).into_iter().map(|e| (symbol.to_string(), e)).collect();
         Read { frame, sync, closing: false }
-    }
-
-    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
-        let b = self.books.get(symbol)?;
-        Some((b.last_id()?, b.book()))
-    }
-
-    fn invalidate(&mut self, symbol: Option<&str>) {
-        for (s, b) in self.books.iter_mut() {
-            if symbol.is_none_or(|x| x == s) {
-                b.invalidate();
-            }
-        }
     }
 }

@@ -1,7 +1,9 @@
 //! A local order book and what a venue's sync rules report about it.
 
+mod set;
 mod sync;
 
+pub use set::{BookSet, SyncedBook};
 pub use sync::{Loss, SyncEvent, SyncStats};
 
 use std::collections::BTreeMap;

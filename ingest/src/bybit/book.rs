@@ -61,3 +61,15 @@ impl BybitBook {
         self.last_u = None;
     }
 }
+
+impl crate::book::SyncedBook for BybitBook {
+    fn needs_snapshot(&self) -> bool {
+        BybitBook::needs_snapshot(self)
+    }
+    fn invalidate(&mut self) {
+        BybitBook::invalidate(self)
+    }
+    fn current(&self) -> Option<(i64, &OrderBook)> {
+        Some((self.last_u?, &self.book))
+    }
+}

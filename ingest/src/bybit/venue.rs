@@ -7,9 +7,9 @@
 use super::book::BybitBook;
 use super::messages::{InstrumentsInfo, OrderbookPush, PublicTrade, RestOrderbook, Tickers};
 use super::records;
-use crate::book::OrderBook;
+use crate::book::BookSet;
 use crate::frame::{parse_text, Frame, GarbageKind};
-use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use crate::session::{book_symbols, ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -38,7 +38,7 @@ fn stream_depth(wanted: u32) -> u32 {
 pub struct BybitSession {
     category: String,
     depth: u32,
-    books: HashMap<String, BybitBook>,
+    books: BookSet<BybitBook>,
     tickers: HashMap<String, Tickers>,
 }
 
@@ -54,15 +54,15 @@ impl Venue for Bybit {
         let depth = stream_depth(cfg.snapshot_depth);
         let mut out = Vec::new();
         for (symbol, _) in &cfg.instruments {
-            let mut add = |arg: String, book| out.push(Stream { symbol: symbol.clone(), book, arg });
+            let mut add = |arg: String, channel| out.push(Stream { symbol: symbol.clone(), channel, arg });
             if has("trades") {
-                add(format!("publicTrade.{symbol}"), false);
+                add(format!("publicTrade.{symbol}"), "trades");
             }
             if has("depth") {
-                add(format!("orderbook.{depth}.{symbol}"), true);
+                add(format!("orderbook.{depth}.{symbol}"), "depth");
             }
             if has("mark_price") || has("index_price") || has("funding") {
-                add(format!("tickers.{symbol}"), false);
+                add(format!("tickers.{symbol}"), "reference");
             }
         }
         out
@@ -80,7 +80,7 @@ impl Venue for Bybit {
         BybitSession {
             category: self.category.clone(),
             depth: stream_depth(cfg.snapshot_depth),
-            books: streams.iter().filter(|s| s.book).map(|s| (s.symbol.clone(), BybitBook::default())).collect(),
+            books: BookSet::new(book_symbols(streams), BybitBook::default),
             tickers: HashMap::new(),
         }
     }
@@ -180,6 +180,16 @@ impl BybitSession {
 }
 
 impl VenueSession for BybitSession {
+    type Book = BybitBook;
+
+    fn books(&self) -> &BookSet<BybitBook> {
+        &self.books
+    }
+
+    fn books_mut(&mut self) -> &mut BookSet<BybitBook> {
+        &mut self.books
+    }
+
     fn heartbeat(&self) -> Option<(Duration, String)> {
         Some((Duration::from_secs(20), r#"{"op":"ping"}"#.into()))
     }
@@ -214,10 +224,6 @@ impl VenueSession for BybitSession {
         Read::frame(frame)
     }
 
-    fn waiting_books(&self) -> Vec<String> {
-        self.books.iter().filter(|(_, b)| b.needs_snapshot()).map(|(s, _)| s.clone()).collect()
-    }
-
     fn repair(&self, symbol: &str) -> Repair {
         let topic = format!("orderbook.{}.{symbol}", self.depth);
         Repair::Resubscribe(vec![request("unsubscribe", &[&topic], 0), request("subscribe", &[&topic], 0)])
@@ -226,18 +232,5 @@ impl VenueSession for BybitSession {
     fn on_rest_snapshot(&mut self, _symbol: &str, _snap: &RestBook, _received_ms: i64) -> Read {
         // Bybit books are rebuilt from the snapshot the venue pushes on subscription.
         Read::frame(Frame::Control)
-    }
-
-    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
-        let b = self.books.get(symbol)?;
-        Some((b.last_id()?, b.book()))
-    }
-
-    fn invalidate(&mut self, symbol: Option<&str>) {
-        for (s, b) in self.books.iter_mut() {
-            if symbol.is_none_or(|x| x == s) {
-                b.invalidate();
-            }
-        }
     }
 }

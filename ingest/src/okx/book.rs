@@ -100,3 +100,19 @@ impl OkxBook {
         events
     }
 }
+
+impl crate::book::SyncedBook for OkxBook {
+    fn needs_snapshot(&self) -> bool {
+        OkxBook::needs_snapshot(self)
+    }
+    fn invalidate(&mut self) {
+        OkxBook::invalidate(self)
+    }
+    /// None without a `seqId` too (older feeds): there is no id to compare snapshots at.
+    fn current(&self) -> Option<(i64, &OrderBook)> {
+        if !self.valid {
+            return None;
+        }
+        Some((self.last_seq?, &self.book))
+    }
+}

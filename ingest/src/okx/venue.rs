@@ -6,18 +6,18 @@
 use super::book::OkxBook;
 use super::messages::{market_of, underlying, BooksPush, IndexTicker, Instruments, Push, RestBooks};
 use super::records;
-use crate::book::OrderBook;
+use crate::book::BookSet;
 use crate::frame::{parse_text, Frame, GarbageKind, RawRecord};
-use crate::session::{ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
+use crate::session::{book_symbols, ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 pub struct Okx;
 
 pub struct OkxSession {
-    books: HashMap<String, OkxBook>,
+    books: BookSet<OkxBook>,
     /// Index id → the configured derivatives that follow it.
     followers: BTreeMap<String, Vec<String>>,
 }
@@ -50,24 +50,24 @@ impl Venue for Okx {
         let mut out = Vec::new();
         for (symbol, _) in &cfg.instruments {
             let mut add =
-                |channel: &str, book| out.push(Stream { symbol: symbol.clone(), book, arg: arg(channel, symbol) });
+                |name: &str, channel| out.push(Stream { symbol: symbol.clone(), channel, arg: arg(name, symbol) });
             if has("trades") {
-                add("trades", false);
+                add("trades", "trades");
             }
             if has("depth") {
-                add("books", true);
+                add("books", "depth");
             }
             let market = market_of(symbol);
             if has("mark_price") && market != "spot" {
-                add("mark-price", false);
+                add("mark-price", "reference");
             }
             if has("funding") && market == "swap" {
-                add("funding-rate", false);
+                add("funding-rate", "reference");
             }
         }
         if has("index_price") {
             for index in followers(cfg).keys() {
-                out.push(Stream { symbol: index.clone(), book: false, arg: arg("index-tickers", index) });
+                out.push(Stream { symbol: index.clone(), channel: "reference", arg: arg("index-tickers", index) });
             }
         }
         out
@@ -82,8 +82,7 @@ impl Venue for Okx {
     }
 
     fn session(&self, cfg: &ConnectorConfig, streams: &[Stream]) -> OkxSession {
-        let books = streams.iter().filter(|s| s.book).map(|s| (s.symbol.clone(), OkxBook::new())).collect();
-        OkxSession { books, followers: followers(cfg) }
+        OkxSession { books: BookSet::new(book_symbols(streams), OkxBook::new), followers: followers(cfg) }
     }
 
     fn snapshot_path(&self, symbol: &str, depth: u32) -> String {
@@ -182,6 +181,16 @@ impl OkxSession {
 }
 
 impl VenueSession for OkxSession {
+    type Book = OkxBook;
+
+    fn books(&self) -> &BookSet<OkxBook> {
+        &self.books
+    }
+
+    fn books_mut(&mut self) -> &mut BookSet<OkxBook> {
+        &mut self.books
+    }
+
     fn heartbeat(&self) -> Option<(Duration, String)> {
         Some((Duration::from_secs(25), "ping".into()))
     }
@@ -219,10 +228,6 @@ impl VenueSession for OkxSession {
         Read::frame(frame)
     }
 
-    fn waiting_books(&self) -> Vec<String> {
-        self.books.iter().filter(|(_, b)| b.needs_snapshot()).map(|(s, _)| s.clone()).collect()
-    }
-
     fn repair(&self, symbol: &str) -> Repair {
         let a = arg("books", symbol);
         Repair::Resubscribe(vec![request("unsubscribe", &[&a]), request("subscribe", &[&a])])
@@ -231,21 +236,5 @@ impl VenueSession for OkxSession {
     fn on_rest_snapshot(&mut self, _symbol: &str, _snap: &RestBook, _received_ms: i64) -> Read {
         // OKX books are rebuilt from the snapshot the venue pushes on subscription.
         Read::frame(Frame::Control)
-    }
-
-    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
-        let b = self.books.get(symbol)?;
-        if b.needs_snapshot() {
-            return None;
-        }
-        Some((b.last_seq()?, b.book()))
-    }
-
-    fn invalidate(&mut self, symbol: Option<&str>) {
-        for (s, b) in self.books.iter_mut() {
-            if symbol.is_none_or(|x| x == s) {
-                b.invalidate();
-            }
-        }
     }
 }

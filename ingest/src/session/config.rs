@@ -63,6 +63,28 @@ impl ConnectorConfig {
         })
     }
 
+    /// Settings for reading frames without connecting (replays, benchmarks, tests): the
+    /// venue symbols stand for themselves, every channel, the sample file's timings.
+    pub fn offline(venue: &str, symbols: &[String]) -> ConnectorConfig {
+        let s = Duration::from_secs;
+        ConnectorConfig {
+            venue: venue.into(),
+            ws_url: format!("ws://127.0.0.1/{venue}"),
+            rest_url: String::new(),
+            instruments: symbols.iter().map(|s| (s.clone(), s.clone())).collect(),
+            channels: ["trades", "depth", "mark_price", "index_price", "funding"].map(String::from).to_vec(),
+            snapshot_depth: 500,
+            max_streams_per_connection: 1000,
+            subscribe_per_second: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: s(30),
+            jitter: 0.2,
+            rotate_after: s(23 * 3600),
+            stall_after: s(60),
+            snapshot_check_period: s(300),
+        }
+    }
+
     pub fn canonical<'a>(&'a self, symbol: &'a str) -> &'a str {
         self.instruments.iter().find(|(s, _)| s == symbol).map_or(symbol, |(_, c)| c.as_str())
     }

@@ -3,15 +3,17 @@
 //! each book in sync (REST snapshot or resubscription after any break), check books against
 //! REST snapshots every `snapshot_check_period`, keep the socket alive (answer server pings,
 //! send the venue's heartbeat when quiet), and reconnect with jittered backoff when the
-//! socket drops, stalls, or reaches its lifetime.
+//! socket drops, stalls, or reaches its lifetime. What happened is counted in the metrics and
+//! in the data-quality minutes published to `dq.minute`.
 
 use super::check::{BookCheck, Verdict};
 use super::venue::{Read, Repair, RestBook, Stream, Venue, VenueSession};
 use super::{Backoff, ConnectorConfig, Reconnect};
-use crate::book::SyncEvent;
-use crate::frame::Frame;
+use crate::book::{Loss, SyncEvent};
+use crate::frame::{Frame, RawRecord};
 use crate::metrics::IngestMetrics;
 use crate::publish::Publisher;
+use crate::quality::QualityBook;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -33,8 +35,12 @@ struct Shared<V: Venue> {
     cfg: ConnectorConfig,
     publisher: Publisher,
     metrics: Arc<IngestMetrics>,
+    quality: std::sync::Mutex<QualityBook>,
     http: reqwest::Client,
 }
+
+/// A closed minute is published this long after it ends (late frames still count in it).
+const QUALITY_GRACE_MS: i64 = 5_000;
 
 /// Why a REST snapshot was fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,16 +63,40 @@ pub async fn run<V: Venue>(
     stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client");
-    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, http });
+    let all = venue.streams(&cfg);
+    // One data-quality row per configured instrument and channel (index streams feed the
+    // reference rows of the derivatives that follow them).
+    let mut rows: Vec<(String, &'static str)> = all
+        .iter()
+        .filter(|s| cfg.instruments.iter().any(|(sym, _)| *sym == s.symbol))
+        .map(|s| (cfg.canonical(&s.symbol).to_string(), s.channel))
+        .collect();
+    rows.dedup();
+    let quality = std::sync::Mutex::new(QualityBook::new(&cfg.venue, rows, now_ms()));
+    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, quality, http });
     check_listed(&shared).await?;
-    let all = shared.venue.streams(&shared.cfg);
     let per = shared.cfg.max_streams_per_connection.max(1);
     let mut tasks = tokio::task::JoinSet::new();
     for chunk in all.chunks(per) {
         tasks.spawn(connection(shared.clone(), chunk.to_vec(), stop.clone()));
     }
-    while tasks.join_next().await.is_some() {}
+    let mut flush = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = flush.tick() => publish_quality(&shared, QUALITY_GRACE_MS).await,
+            done = tasks.join_next() => if done.is_none() { break },
+        }
+    }
+    // Stopping: the open minute too, so that nothing counted is lost.
+    publish_quality(&shared, -1).await;
     Ok(())
+}
+
+async fn publish_quality<V: Venue>(shared: &Shared<V>, grace_ms: i64) {
+    let rows = shared.quality.lock().expect("quality lock").flush(now_ms(), grace_ms);
+    for row in rows {
+        shared.publisher.publish_quality(row).await;
+    }
 }
 
 async fn check_listed<V: Venue>(shared: &Shared<V>) -> Result<(), String> {
@@ -109,6 +139,8 @@ async fn connection<V: Venue>(shared: Arc<Shared<V>>, streams: Vec<Stream>, mut 
         };
         dropped_at = Some(Instant::now());
         shared.metrics.reconnect(&c.venue, reason.as_str());
+        let instruments: Vec<String> = streams.iter().map(|s| c.canonical(&s.symbol).to_string()).collect();
+        shared.quality.lock().expect("quality lock").reconnect(now_ms(), &instruments);
         let at_once = matches!(reason, Reconnect::Rotated | Reconnect::VenueClosing);
         let delay = if at_once { Duration::ZERO } else { backoff.next_delay() };
         tracing::warn!(venue = %c.venue, reason = reason.as_str(), delay_ms = delay.as_millis() as u64, "reconnecting");
@@ -149,7 +181,7 @@ async fn session<V: Venue>(
         }
     }
     let mut state = shared.venue.session(c, streams);
-    let book_symbols: Vec<String> = streams.iter().filter(|s| s.book).map(|s| s.symbol.clone()).collect();
+    let book_symbols: Vec<String> = super::book_symbols(streams).collect();
     let (snap_tx, mut snap_rx) = mpsc::channel::<Fetched>(64);
     // Books being rebuilt: since when (REST fetch running, or resubscription sent).
     let mut rebuilding: HashMap<String, Instant> = HashMap::new();
@@ -289,7 +321,13 @@ async fn on_read<V: Venue>(
         Frame::Records(records) => {
             for r in records {
                 let canonical = c.canonical(r.symbol());
-                shared.metrics.message(&c.venue, canonical, r.channel(), received - r.event_time_us() / 1000);
+                let lag = received - r.event_time_us() / 1000;
+                shared.metrics.message(&c.venue, canonical, r.channel(), lag);
+                let seq = match &r {
+                    RawRecord::Trade(t) => t.sequence,
+                    _ => None,
+                };
+                shared.quality.lock().expect("quality lock").message(received, canonical, r.channel(), lag, seq);
                 shared.publisher.publish(r).await;
             }
         }
@@ -305,11 +343,17 @@ async fn on_read<V: Venue>(
         match e {
             SyncEvent::Gap { expected, got, loss } => {
                 shared.metrics.gap(&c.venue, canonical, loss.as_str());
+                let lost = match loss {
+                    Loss::Exact(n) => Some(*n),
+                    Loss::Unknown => None,
+                };
+                shared.quality.lock().expect("quality lock").gap(received, canonical, lost);
                 waiting_since.insert(symbol.clone(), Instant::now());
                 tracing::warn!(venue = %c.venue, instrument = canonical, expected, got, loss = loss.as_str(), "book sequence break; rebuilding");
             }
             SyncEvent::ChecksumMismatch { venue, ours } => {
                 shared.metrics.gap(&c.venue, canonical, "checksum");
+                shared.quality.lock().expect("quality lock").gap(received, canonical, None);
                 waiting_since.insert(symbol.clone(), Instant::now());
                 tracing::warn!(venue = %c.venue, instrument = canonical, venue_checksum = venue, ours, "book checksum mismatch; rebuilding");
             }
@@ -319,6 +363,7 @@ async fn on_read<V: Venue>(
             SyncEvent::Snapshot { .. } => {
                 let waited = waiting_since.remove(symbol).map(|t| t.elapsed());
                 shared.metrics.resync(&c.venue, canonical, waited);
+                shared.quality.lock().expect("quality lock").resync(received, canonical);
             }
             _ => {}
         }

@@ -9,7 +9,7 @@ pub mod venue;
 
 pub use backoff::Backoff;
 pub use config::ConnectorConfig;
-pub use venue::{Read, Repair, RestBook, Stream, Venue, VenueSession};
+pub use venue::{book_symbols, Read, Repair, RestBook, Stream, Venue, VenueSession};
 
 /// Why a connection was closed and redone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! in sync), and how a broken book is rebuilt: from a REST snapshot (Binance) or by
 //! subscribing the book channel again, which makes the venue push a snapshot (OKX, Bybit).
 
-use crate::book::{OrderBook, SyncEvent};
+use crate::book::{BookSet, OrderBook, SyncEvent, SyncedBook};
 use crate::frame::Frame;
 use crate::session::ConnectorConfig;
 use std::time::Duration;
@@ -13,10 +13,21 @@ use std::time::Duration;
 pub struct Stream {
     /// The venue symbol whose data it carries.
     pub symbol: String,
-    /// True for the order-book stream.
-    pub book: bool,
+    /// What it carries: `trades`, `depth` (the order book) or `reference`.
+    pub channel: &'static str,
     /// The venue's name or argument for it (`btcusdt@aggTrade`, `{"channel":"trades",..}`).
     pub arg: String,
+}
+
+impl Stream {
+    pub fn is_book(&self) -> bool {
+        self.channel == "depth"
+    }
+}
+
+/// The symbols of the book streams among `streams`.
+pub fn book_symbols(streams: &[Stream]) -> impl Iterator<Item = String> + '_ {
+    streams.iter().filter(|s| s.is_book()).map(|s| s.symbol.clone())
 }
 
 /// A frame read: what to publish, what happened to which symbol's book, and whether the
@@ -78,19 +89,31 @@ pub trait Venue: Send + Sync + 'static {
 
 /// One connection's state.
 pub trait VenueSession: Send {
+    type Book: SyncedBook;
+
     /// What to send when the socket was quiet this long (OKX `ping`, Bybit `{"op":"ping"}`);
     /// None where the server pings (Binance).
     fn heartbeat(&self) -> Option<(Duration, String)>;
     /// Read one text frame received at `received_ms`.
     fn read(&mut self, text: &str, received_ms: i64) -> Read;
-    /// Symbols whose book waits for a snapshot.
-    fn waiting_books(&self) -> Vec<String>;
     /// How `symbol`'s book is rebuilt.
     fn repair(&self, symbol: &str) -> Repair;
     /// A REST snapshot of `symbol` for a book that waits for one (Binance).
     fn on_rest_snapshot(&mut self, symbol: &str, snap: &RestBook, received_ms: i64) -> Read;
+    /// The connection's books.
+    fn books(&self) -> &BookSet<Self::Book>;
+    fn books_mut(&mut self) -> &mut BookSet<Self::Book>;
+
+    /// Symbols whose book waits for a snapshot.
+    fn waiting_books(&self) -> Vec<String> {
+        self.books().waiting()
+    }
     /// `symbol`'s book and the id it stands at, when it is valid.
-    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)>;
+    fn book(&self, symbol: &str) -> Option<(i64, &OrderBook)> {
+        self.books().current(symbol)
+    }
     /// Drop `symbol`'s book (every book when None) so that it is rebuilt.
-    fn invalidate(&mut self, symbol: Option<&str>);
+    fn invalidate(&mut self, symbol: Option<&str>) {
+        self.books_mut().invalidate(symbol)
+    }
 }
