@@ -11,9 +11,9 @@ use std::str::FromStr;
 pub const SCALE: u32 = 18;
 /// Total significant digits (Avro `precision`, ClickHouse `Decimal(P, S)`).
 pub const PRECISION: u32 = 38;
-const ONE: i128 = 1_000_000_000_000_000_000;
+pub(crate) const ONE: i128 = 1_000_000_000_000_000_000;
 /// Largest magnitude allowed by `decimal(38, 18)`: 10^38 - 1 units.
-const MAX_UNITS: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
+pub(crate) const MAX_UNITS: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
 
 /// An exact decimal with 18 fractional digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -319,7 +319,7 @@ impl Decimal {
 }
 
 /// Full 256-bit product of two u128 values as (high, low).
-fn mul_u128(a: u128, b: u128) -> (u128, u128) {
+pub(crate) fn mul_u128(a: u128, b: u128) -> (u128, u128) {
     let (a_hi, a_lo) = (a >> 64, a & u64::MAX as u128);
     let (b_hi, b_lo) = (b >> 64, b & u64::MAX as u128);
     let ll = a_lo * b_lo;
@@ -333,7 +333,7 @@ fn mul_u128(a: u128, b: u128) -> (u128, u128) {
 }
 
 /// (hi:lo) / d for a 64-bit divisor: the quotient if it fits u128, and the remainder.
-fn div_u256_by_u64(hi: u128, lo: u128, d: u64) -> Option<(u128, u64)> {
+pub(crate) fn div_u256_by_u64(hi: u128, lo: u128, d: u64) -> Option<(u128, u64)> {
     let d = d as u128;
     if hi >= d {
         return None; // quotient would not fit in 128 bits

@@ -1,0 +1,221 @@
+//! The window builder: per (venue, instrument), tumbling event-time windows of each interval.
+//!
+//! - The watermark is the newest event time seen minus the allowed lateness; a window closes
+//!   (its bar is emitted, version 1) once the watermark reaches its end.
+//! - A venue/instrument quiet for `idle_after` (wall clock, [`KlineBuilder::tick`]) has its
+//!   watermark moved to the clock minus the lateness, so its windows still close.
+//! - A trade behind the watermark but within the correction horizon joins its (kept) window
+//!   and the bar is emitted again with the next version; an older one is [`Output::Late`]
+//!   (quarantined with reason `late`). A repeated trade id is counted and dropped.
+//! - Windows with no trade give no bar.
+
+use crate::config::{Interval, IntervalError, WindowConfig};
+use crate::kline::{KlineWindow, Overflow, Position, TradeId};
+use crate::seen::SeenIds;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use tickwatch_model::{Kline, Trade};
+
+/// A multiply-rotate hash of 8 bytes at a time: several times faster than SipHash on short
+/// keys, and the keys here are not chosen by an adversary.
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// What the builder hands on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A bar, first emitted (version 1) or corrected (a higher version).
+    Bar(Kline),
+    /// A trade too late to correct its bar: to quarantine with reason `late`.
+    Late { trade: Trade, watermark_us: i64 },
+    /// A bar that cannot be written (a sum beyond `decimal(38, 18)`).
+    Overflow(Overflow),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuilderStats {
+    pub trades: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub corrections: u64,
+}
+
+struct Slot {
+    open_us: i64,
+    window: KlineWindow,
+    /// 0 until first emitted.
+    version: i64,
+}
+
+struct Stream {
+    venue: String,
+    instrument: String,
+    max_event_us: i64,
+    watermark_us: i64,
+    last_arrival_us: i64,
+    /// Per interval, the kept windows in open-time order.
+    slots: Vec<Vec<Slot>>,
+    /// Per interval, the index of the first window not yet closed (those before it are).
+    pending: Vec<usize>,
+    /// Trade ids taken (for repeats).
+    seen: SeenIds,
+}
+
+pub struct KlineBuilder {
+    intervals: Vec<Interval>,
+    lateness_us: i64,
+    horizon_us: i64,
+    idle_us: i64,
+    /// venue → instrument → stream (looked up by `&str`, no key built per trade; a fast
+    /// hash, the keys being the configured venues and instruments).
+    streams: FastMap<String, FastMap<String, Stream>>,
+    pub stats: BuilderStats,
+}
+
+impl KlineBuilder {
+    pub fn new(cfg: &WindowConfig) -> Result<KlineBuilder, IntervalError> {
+        Ok(KlineBuilder {
+            intervals: cfg.parsed_intervals()?,
+            lateness_us: cfg.allowed_lateness_ms * 1000,
+            horizon_us: cfg.correction_horizon_ms * 1000,
+            idle_us: cfg.idle_after_ms * 1000,
+            streams: FastMap::default(),
+            stats: BuilderStats::default(),
+        })
+    }
+
+    pub fn intervals(&self) -> &[Interval] {
+        &self.intervals
+    }
+
+    /// Take one trade received at `now_us` (wall clock); bars closed or corrected by it go
+    /// to `out`.
+    pub fn on_trade(&mut self, t: &Trade, now_us: i64, out: &mut Vec<Output>) {
+        self.stats.trades += 1;
+        let n = self.intervals.len();
+        let venue = match self.streams.get_mut(t.venue.as_str()) {
+            Some(v) => v,
+            None => self.streams.entry(t.venue.clone()).or_default(),
+        };
+        let s = match venue.get_mut(t.instrument.as_str()) {
+            Some(s) => s,
+            None => venue.entry(t.instrument.clone()).or_insert_with(|| Stream {
+                venue: t.venue.clone(),
+                instrument: t.instrument.clone(),
+                max_event_us: i64::MIN,
+                watermark_us: i64::MIN,
+                last_arrival_us: now_us,
+                slots: (0..n).map(|_| Vec::new()).collect(),
+                pending: vec![0; n],
+                seen: SeenIds::default(),
+            }),
+        };
+        s.last_arrival_us = now_us;
+        let id = TradeId::new(&t.trade_id);
+        if s.seen.insert(&id, t.event_time_us) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if s.watermark_us != i64::MIN && t.event_time_us < s.watermark_us - self.horizon_us {
+            self.stats.late += 1;
+            out.push(Output::Late { watermark_us: s.watermark_us, trade: t.clone() });
+            return;
+        }
+        let at = Position { event_us: t.event_time_us, id };
+        for (i, interval) in self.intervals.iter().enumerate() {
+            let open_us = interval.open_of(t.event_time_us);
+            let slots = &mut s.slots[i];
+            // Trades mostly land in the newest window: search from the back.
+            match slots.iter().rposition(|w| w.open_us <= open_us) {
+                Some(p) if slots[p].open_us == open_us => {
+                    let slot = &mut slots[p];
+                    slot.window.add(at.clone(), t);
+                    if slot.version > 0 {
+                        slot.version += 1;
+                        self.stats.corrections += 1;
+                        out.push(emit(&s.venue, &s.instrument, interval, slot, now_us));
+                    }
+                }
+                p => {
+                    let mut slot = Slot { open_us, window: KlineWindow::new(at.clone(), t), version: 0 };
+                    let q = p.map_or(0, |p| p + 1);
+                    if q < s.pending[i] {
+                        // A window the watermark already passed, seen first now: out at once.
+                        slot.version = 1;
+                        out.push(emit(&s.venue, &s.instrument, interval, &slot, now_us));
+                        s.pending[i] += 1;
+                    }
+                    slots.insert(q, slot);
+                }
+            }
+        }
+        if t.event_time_us > s.max_event_us {
+            s.max_event_us = t.event_time_us;
+            let wm = t.event_time_us - self.lateness_us;
+            if wm > s.watermark_us {
+                advance(s, &self.intervals, wm, self.horizon_us, now_us, out);
+            }
+        }
+        s.seen.prune(s.watermark_us.saturating_sub(self.horizon_us));
+    }
+
+    /// Move the watermark of every stream idle for `idle_after` to `now_us − lateness`.
+    pub fn tick(&mut self, now_us: i64, out: &mut Vec<Output>) {
+        for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
+            let wm = now_us - self.lateness_us;
+            if now_us - s.last_arrival_us >= self.idle_us && wm > s.watermark_us {
+                advance(s, &self.intervals, wm, self.horizon_us, now_us, out);
+            }
+        }
+    }
+
+    /// The end of the input (a replay, a backfill): close every window.
+    pub fn finish(&mut self, now_us: i64, out: &mut Vec<Output>) {
+        for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
+            advance(s, &self.intervals, i64::MAX, self.horizon_us, now_us, out);
+        }
+    }
+}
+
+fn emit(venue: &str, instrument: &str, interval: &Interval, slot: &Slot, now_us: i64) -> Output {
+    match slot.window.kline(venue, instrument, interval, slot.open_us, slot.version, now_us) {
+        Ok(k) => Output::Bar(k),
+        Err(e) => Output::Overflow(e),
+    }
+}
+
+/// Set the watermark: emit the windows it closes, forget those beyond correction.
+fn advance(s: &mut Stream, intervals: &[Interval], wm: i64, horizon_us: i64, now_us: i64, out: &mut Vec<Output>) {
+    s.watermark_us = wm;
+    for (i, interval) in intervals.iter().enumerate() {
+        let (slots, pending) = (&mut s.slots[i], &mut s.pending[i]);
+        while let Some(slot) = slots.get_mut(*pending) {
+            if slot.open_us.saturating_add(interval.micros) > wm {
+                break;
+            }
+            slot.version = 1;
+            out.push(emit(&s.venue, &s.instrument, interval, slot, now_us));
+            *pending += 1;
+        }
+        let keep_from = wm.saturating_sub(horizon_us);
+        let gone = slots.iter().take_while(|w| w.open_us.saturating_add(interval.micros) <= keep_from).count();
+        slots.drain(..gone);
+        *pending -= gone;
+    }
+}

@@ -1,0 +1,13 @@
+//! Event-time windows over the clean `trades` topic: per venue and instrument, tumbling
+//! windows of each configured interval give OHLCV bars (exact decimals, VWAP rounded once
+//! toward zero at 18 places) for the `kline.<interval>` topics. `config.rs` is what the user
+//! writes, `kline.rs` one bar's accumulator, `builder.rs` the watermarks, corrections and
+//! late data.
+
+pub mod builder;
+pub mod config;
+pub mod kline;
+mod seen;
+
+pub use builder::{BuilderStats, KlineBuilder, Output};
+pub use config::{Interval, WindowConfig};
