@@ -47,7 +47,7 @@ fn main() {
         let mut b = KlineBuilder::new(&cfg).unwrap();
         let mut out: Vec<Output> = Vec::with_capacity(1024);
         for t in &all {
-            b.on_trade(t, t.receive_time_us, &mut out);
+            b.on_trade(t, 0, t.receive_time_us, &mut out);
             bars += out.len();
             out.clear();
         }

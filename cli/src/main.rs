@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::book::BookAction,
     },
+    /// Event-time windows: trades → OHLCV bars on kline.<interval>.
+    Windows {
+        #[command(subcommand)]
+        action: commands::windows::WindowsAction,
+    },
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
     ChdbServe(commands::chdb::ChdbArgs),
 }
@@ -124,6 +129,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::ingest::run(&settings, args).await
         }
         Command::FakeVenue(args) => commands::fake_venue::run(args).await,
+        Command::Windows { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::windows::run(&settings, action).await
+        }
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }
 }

@@ -8,6 +8,7 @@ pub mod registry;
 pub mod schemas;
 pub mod topics;
 pub mod transform;
+pub mod windows;
 
 /// Resolves when the process gets SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

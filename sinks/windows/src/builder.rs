@@ -3,7 +3,7 @@
 //! - The watermark is the newest event time seen minus the allowed lateness; a window closes
 //!   (its bar is emitted, version 1) once the watermark reaches its end.
 //! - A venue/instrument quiet for `idle_after` (wall clock, [`KlineBuilder::tick`]) has its
-//!   watermark moved to the clock minus the lateness, so its windows still close.
+//!   event clock moved on by the quiet time, so its windows still close.
 //! - A trade behind the watermark but within the correction horizon joins its (kept) window
 //!   and the bar is emitted again with the next version; an older one is [`Output::Late`]
 //!   (quarantined with reason `late`). A repeated trade id is counted and dropped.
@@ -61,6 +61,9 @@ struct Slot {
     window: KlineWindow,
     /// 0 until first emitted.
     version: i64,
+    /// The lowest and highest input offsets among its trades.
+    min_offset: i64,
+    max_offset: i64,
 }
 
 struct Stream {
@@ -85,6 +88,9 @@ pub struct KlineBuilder {
     /// venue → instrument → stream (looked up by `&str`, no key built per trade; a fast
     /// hash, the keys being the configured venues and instruments).
     streams: FastMap<String, FastMap<String, Stream>>,
+    /// Offset ranges (lowest, highest) of windows no longer kept, while a replay from the
+    /// committed offset could still reach into them.
+    retired: Vec<(i64, i64)>,
     pub stats: BuilderStats,
 }
 
@@ -96,6 +102,7 @@ impl KlineBuilder {
             horizon_us: cfg.correction_horizon_ms * 1000,
             idle_us: cfg.idle_after_ms * 1000,
             streams: FastMap::default(),
+            retired: Vec::new(),
             stats: BuilderStats::default(),
         })
     }
@@ -104,9 +111,9 @@ impl KlineBuilder {
         &self.intervals
     }
 
-    /// Take one trade received at `now_us` (wall clock); bars closed or corrected by it go
-    /// to `out`.
-    pub fn on_trade(&mut self, t: &Trade, now_us: i64, out: &mut Vec<Output>) {
+    /// Take one trade, read at input `offset` and received at `now_us` (wall clock); bars
+    /// closed or corrected by it go to `out`.
+    pub fn on_trade(&mut self, t: &Trade, offset: i64, now_us: i64, out: &mut Vec<Output>) {
         self.stats.trades += 1;
         let n = self.intervals.len();
         let venue = match self.streams.get_mut(t.venue.as_str()) {
@@ -146,6 +153,8 @@ impl KlineBuilder {
                 Some(p) if slots[p].open_us == open_us => {
                     let slot = &mut slots[p];
                     slot.window.add(at.clone(), t);
+                    slot.min_offset = slot.min_offset.min(offset);
+                    slot.max_offset = slot.max_offset.max(offset);
                     if slot.version > 0 {
                         slot.version += 1;
                         self.stats.corrections += 1;
@@ -153,7 +162,8 @@ impl KlineBuilder {
                     }
                 }
                 p => {
-                    let mut slot = Slot { open_us, window: KlineWindow::new(at.clone(), t), version: 0 };
+                    let window = KlineWindow::new(at.clone(), t);
+                    let mut slot = Slot { open_us, window, version: 0, min_offset: offset, max_offset: offset };
                     let q = p.map_or(0, |p| p + 1);
                     if q < s.pending[i] {
                         // A window the watermark already passed, seen first now: out at once.
@@ -169,26 +179,46 @@ impl KlineBuilder {
             s.max_event_us = t.event_time_us;
             let wm = t.event_time_us - self.lateness_us;
             if wm > s.watermark_us {
-                advance(s, &self.intervals, wm, self.horizon_us, now_us, out);
+                advance(s, &self.intervals, wm, self.horizon_us, now_us, out, &mut self.retired);
             }
         }
         s.seen.prune(s.watermark_us.saturating_sub(self.horizon_us));
     }
 
-    /// Move the watermark of every stream idle for `idle_after` to `now_us − lateness`.
+    /// A stream idle for `idle_after` has its event clock moved on by the wall time since its
+    /// last trade (not set to the wall clock: a replay of old trades must not see its windows
+    /// closed by today's date), and its watermark with it.
     pub fn tick(&mut self, now_us: i64, out: &mut Vec<Output>) {
         for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
-            let wm = now_us - self.lateness_us;
-            if now_us - s.last_arrival_us >= self.idle_us && wm > s.watermark_us {
-                advance(s, &self.intervals, wm, self.horizon_us, now_us, out);
+            let quiet = now_us - s.last_arrival_us;
+            let wm = s.max_event_us.saturating_add(quiet) - self.lateness_us;
+            if quiet >= self.idle_us && wm > s.watermark_us {
+                advance(s, &self.intervals, wm, self.horizon_us, now_us, out, &mut self.retired);
             }
         }
+    }
+
+    /// The offset to commit: replaying from it rebuilds every window that can still change,
+    /// and every window it reaches into is rebuilt whole (a partition holds many instruments
+    /// whose windows interleave), so a bar emitted again is the same bar. None: nothing is
+    /// needed (commit past the last offset read).
+    pub fn needed_offset(&mut self) -> Option<i64> {
+        let slots = self.streams.values().flat_map(|v| v.values()).flat_map(|s| s.slots.iter().flatten());
+        let Some(mut at) = slots.map(|s| s.min_offset).min() else {
+            self.retired.clear();
+            return None;
+        };
+        while let Some(lower) = self.retired.iter().filter(|(lo, hi)| *hi >= at && *lo < at).map(|(lo, _)| *lo).min() {
+            at = lower;
+        }
+        self.retired.retain(|(_, hi)| *hi >= at);
+        Some(at)
     }
 
     /// The end of the input (a replay, a backfill): close every window.
     pub fn finish(&mut self, now_us: i64, out: &mut Vec<Output>) {
         for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
-            advance(s, &self.intervals, i64::MAX, self.horizon_us, now_us, out);
+            advance(s, &self.intervals, i64::MAX, self.horizon_us, now_us, out, &mut self.retired);
         }
     }
 }
@@ -200,8 +230,17 @@ fn emit(venue: &str, instrument: &str, interval: &Interval, slot: &Slot, now_us:
     }
 }
 
-/// Set the watermark: emit the windows it closes, forget those beyond correction.
-fn advance(s: &mut Stream, intervals: &[Interval], wm: i64, horizon_us: i64, now_us: i64, out: &mut Vec<Output>) {
+/// Set the watermark: emit the windows it closes, forget those beyond correction (keeping
+/// their offset ranges in `retired`).
+fn advance(
+    s: &mut Stream,
+    intervals: &[Interval],
+    wm: i64,
+    horizon_us: i64,
+    now_us: i64,
+    out: &mut Vec<Output>,
+    retired: &mut Vec<(i64, i64)>,
+) {
     s.watermark_us = wm;
     for (i, interval) in intervals.iter().enumerate() {
         let (slots, pending) = (&mut s.slots[i], &mut s.pending[i]);
@@ -215,7 +254,7 @@ fn advance(s: &mut Stream, intervals: &[Interval], wm: i64, horizon_us: i64, now
         }
         let keep_from = wm.saturating_sub(horizon_us);
         let gone = slots.iter().take_while(|w| w.open_us.saturating_add(interval.micros) <= keep_from).count();
-        slots.drain(..gone);
+        retired.extend(slots.drain(..gone).map(|w| (w.min_offset, w.max_offset)));
         *pending -= gone;
     }
 }

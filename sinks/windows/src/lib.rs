@@ -2,11 +2,12 @@
 //! windows of each configured interval give OHLCV bars (exact decimals, VWAP rounded once
 //! toward zero at 18 places) for the `kline.<interval>` topics. `config.rs` is what the user
 //! writes, `kline.rs` one bar's accumulator, `builder.rs` the watermarks, corrections and
-//! late data.
+//! late data, `run.rs` the consumer-group worker (`tickwatch windows run`).
 
 pub mod builder;
 pub mod config;
 pub mod kline;
+pub mod run;
 mod seen;
 
 pub use builder::{BuilderStats, KlineBuilder, Output};

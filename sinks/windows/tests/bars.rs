@@ -111,7 +111,7 @@ fn shuffled_arrival_within_the_lateness_gives_the_oracles_bars() {
         let mut b = KlineBuilder::new(&cfg).unwrap();
         let mut out = Vec::new();
         for (arrive, t) in arrivals {
-            b.on_trade(&t, arrive, &mut out);
+            b.on_trade(&t, 0, arrive, &mut out);
         }
         b.finish(t + 10_000_000, &mut out);
         assert!(out.iter().all(|o| matches!(o, Output::Bar(k) if k.version == 1)), "seed {seed}: a correction or late");
@@ -140,17 +140,17 @@ fn late_trades_correct_their_bar_or_are_late_and_repeats_are_dropped() {
     };
     let mut b = KlineBuilder::new(&cfg).unwrap();
     let mut out = Vec::new();
-    b.on_trade(&trade("BTC-USDT", "1", T0 + 100_000, "100", "1", true), T0, &mut out);
-    b.on_trade(&trade("BTC-USDT", "2", T0 + 900_000, "101", "1", false), T0, &mut out);
+    b.on_trade(&trade("BTC-USDT", "1", T0 + 100_000, "100", "1", true), 0, T0, &mut out);
+    b.on_trade(&trade("BTC-USDT", "2", T0 + 900_000, "101", "1", false), 0, T0, &mut out);
     assert!(out.is_empty(), "the window is open");
     // Event time 2.1 s: watermark 1.1 s closes [0, 1 s).
-    b.on_trade(&trade("BTC-USDT", "3", T0 + 2_100_000, "102", "2", true), T0, &mut out);
+    b.on_trade(&trade("BTC-USDT", "3", T0 + 2_100_000, "102", "2", true), 0, T0, &mut out);
     let first = bars(&out)[0].clone();
     assert_eq!((first.version, first.trade_count, first.close.to_string()), (1, 2, "101".into()));
     assert_eq!(first.vwap.to_string(), "100.5");
     // A trade of [0, 1 s) after it closed: within the horizon, the bar comes again, version 2.
     out.clear();
-    b.on_trade(&trade("BTC-USDT", "4", T0 + 950_000, "99", "2", true), T0, &mut out);
+    b.on_trade(&trade("BTC-USDT", "4", T0 + 950_000, "99", "2", true), 0, T0, &mut out);
     let second = bars(&out)[0];
     assert_eq!(
         (second.version, second.trade_count, second.low.to_string(), second.close.to_string()),
@@ -159,22 +159,55 @@ fn late_trades_correct_their_bar_or_are_late_and_repeats_are_dropped() {
     assert_eq!(second.quote_volume.to_string(), "399");
     // A repeat of trade 4: dropped.
     out.clear();
-    b.on_trade(&trade("BTC-USDT", "4", T0 + 950_000, "99", "2", true), T0, &mut out);
+    b.on_trade(&trade("BTC-USDT", "4", T0 + 950_000, "99", "2", true), 0, T0, &mut out);
     assert!(out.is_empty() && b.stats.duplicates == 1);
-    // Event time 10 s moves the watermark to 9 s: a trade at 0.5 s is beyond the 5 s horizon.
-    b.on_trade(&trade("BTC-USDT", "5", T0 + 10_000_000, "103", "1", true), T0, &mut out);
+    // Event time 10 s (arriving live, at 10 s) moves the watermark to 9 s: a trade at 0.5 s
+    // is beyond the 5 s horizon.
+    b.on_trade(&trade("BTC-USDT", "5", T0 + 10_000_000, "103", "1", true), 0, T0 + 10_000_000, &mut out);
     out.clear();
-    b.on_trade(&trade("BTC-USDT", "6", T0 + 500_000, "98", "1", true), T0, &mut out);
+    b.on_trade(&trade("BTC-USDT", "6", T0 + 500_000, "98", "1", true), 0, T0 + 10_000_000, &mut out);
     assert!(
         matches!(&out[..], [Output::Late { trade, watermark_us }] if trade.trade_id == "6" && *watermark_us == T0 + 9_000_000)
     );
-    // Quiet for the idle time: the clock closes the window of trade 5.
+    // Quiet: after the idle time the event clock moves on by the quiet time and closes the
+    // window of trade 5.
     out.clear();
-    b.tick(T0 + 11_500_000, &mut out);
-    assert!(out.is_empty(), "the clock's watermark (10.5 s) has not reached the window's end");
     b.tick(T0 + 12_000_000, &mut out);
+    assert!(out.is_empty(), "quiet for 2 s, not yet idle");
+    b.tick(T0 + 13_500_000, &mut out);
     let closed = bars(&out);
     assert_eq!(closed.len(), 1);
     assert_eq!((closed[0].open_time_us, closed[0].close.to_string()), (T0 + 10_000_000, "103".into()));
     assert_eq!(b.stats, tickwatch_sink_windows::BuilderStats { trades: 7, duplicates: 1, late: 1, corrections: 1 });
+}
+
+#[test]
+fn the_offset_to_commit_rebuilds_whole_windows_of_interleaved_instruments() {
+    let cfg = WindowConfig {
+        intervals: vec!["1s".into()],
+        allowed_lateness_ms: 0,
+        correction_horizon_ms: 1_000,
+        idle_after_ms: 60_000,
+    };
+    let mut b = KlineBuilder::new(&cfg).unwrap();
+    let mut out = Vec::new();
+    let ms = |n: i64| T0 + n * 1_000;
+    b.on_trade(&trade("A", "1", ms(100), "1", "1", true), 0, T0, &mut out);
+    b.on_trade(&trade("B", "1", ms(100), "1", "1", true), 1, T0, &mut out);
+    b.on_trade(&trade("A", "2", ms(500), "1", "1", true), 2, T0, &mut out);
+    assert_eq!(b.needed_offset(), Some(0));
+    // A moves to 5 s: its [0, 1 s) window is emitted and, beyond the 1 s horizon, dropped.
+    b.on_trade(&trade("A", "3", ms(5_000), "1", "1", true), 3, T0, &mut out);
+    assert_eq!(bars(&out).len(), 1);
+    b.on_trade(&trade("B", "2", ms(900), "1", "1", true), 4, T0, &mut out);
+    // B's open window needs offset 1, but replaying from 1 would rebuild A's dropped window
+    // from half its trades: the commit goes back to 0.
+    assert_eq!(b.needed_offset(), Some(0));
+    // B moves on too: its dropped window held offsets 1 and 4, and A's kept one starts at 3,
+    // so 0 is still the offset that rebuilds only whole windows.
+    b.on_trade(&trade("B", "3", ms(7_000), "1", "1", true), 5, T0, &mut out);
+    assert_eq!(b.needed_offset(), Some(0));
+    // A moves to 9 s: what is kept starts at 5 and no dropped window reaches past it.
+    b.on_trade(&trade("A", "4", ms(9_000), "1", "1", true), 6, T0, &mut out);
+    assert_eq!(b.needed_offset(), Some(5));
 }

@@ -1,0 +1,67 @@
+//! `tickwatch windows run`: the event-time window worker (trades → `kline.<interval>`).
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tickwatch_runtime::registry_client::RegistryClient;
+use tickwatch_runtime::{ConfigError, Settings};
+use tickwatch_sink_windows::run::{self, WorkerConfig};
+use tickwatch_sink_windows::WindowConfig;
+
+#[derive(Subcommand)]
+pub enum WindowsAction {
+    /// Consume `trades`, publish bars to `kline.<interval>` and late trades to quarantine.
+    Run(WindowsArgs),
+}
+
+#[derive(Args)]
+pub struct WindowsArgs {
+    /// The window settings (see config/windows.yaml; defaults without it).
+    #[arg(long)]
+    windows: Option<PathBuf>,
+    /// Prepended to every topic and subject (side-by-side runs, tests).
+    #[arg(long, default_value = "")]
+    topic_prefix: String,
+    /// The consumer group.
+    #[arg(long, default_value = "tickwatch-windows")]
+    group: String,
+}
+
+fn load(path: &Option<PathBuf>) -> anyhow::Result<WindowConfig> {
+    let Some(path) = path else { return Ok(WindowConfig::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::field(path, "file", e.to_string()))?;
+    let cfg: WindowConfig =
+        serde_yaml::from_str(&text).map_err(|e| ConfigError::field(path, "windows", e.to_string()))?;
+    cfg.parsed_intervals().map_err(|e| ConfigError::field(path, "intervals", e.to_string()))?;
+    if cfg.allowed_lateness_ms < 0 || cfg.correction_horizon_ms < cfg.allowed_lateness_ms {
+        return Err(ConfigError::field(
+            path,
+            "correction_horizon_ms",
+            "must be at least allowed_lateness_ms, and both not negative",
+        )
+        .into());
+    }
+    Ok(cfg)
+}
+
+pub async fn run(settings: &Settings, action: WindowsAction) -> anyhow::Result<()> {
+    let WindowsAction::Run(args) = action;
+    let cfg =
+        WorkerConfig { prefix: args.topic_prefix.clone(), group: args.group.clone(), windows: load(&args.windows)? };
+    let registry = RegistryClient::new(&settings.registry.url);
+    let broker = settings.broker.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (worker_stop, handle) = (stop.clone(), tokio::runtime::Handle::current());
+    // The consumer blocks: it lives on a thread of its own.
+    let worker = std::thread::Builder::new()
+        .name("windows".into())
+        .spawn(move || run::run(&broker, &registry, &cfg, handle, &worker_stop).map_err(anyhow::Error::from))?;
+    let waiter = tokio::task::spawn_blocking(move || worker.join());
+    tokio::pin!(waiter);
+    tokio::select! {
+        joined = &mut waiter => return joined?.map_err(|_| anyhow::anyhow!("the window worker panicked"))?,
+        _ = super::shutdown_signal() => stop.store(true, Ordering::Relaxed),
+    }
+    waiter.await?.map_err(|_| anyhow::anyhow!("the window worker panicked"))?
+}

@@ -1,0 +1,247 @@
+//! The worker: consume `trades` in a consumer group, build bars per assigned partition, publish
+//! them to `kline.<interval>` (late trades to `trades.quarantine`, reason `late`), and commit
+//! the lowest offset any kept window still needs, only after every output was acknowledged.
+//! A restart (or a new owner after a rebalance) replays from there and rebuilds exactly the
+//! windows that can still change; bars it emits again are the same bars with the same
+//! versions, which the k-line tables keep once.
+
+use crate::builder::{KlineBuilder, Output};
+use crate::config::{IntervalError, WindowConfig};
+use apache_avro::Schema;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tickwatch_model::{wire, AvroRecord, Kline, QuarantineRecord, Trade};
+use tickwatch_runtime::broker::{self, BrokerError, ReliableProducer};
+use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
+use tickwatch_runtime::settings::BrokerSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Interval(#[from] IntervalError),
+    #[error("broker: {0}")]
+    Broker(#[from] BrokerError),
+    #[error("broker: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("schema registry: {0}")]
+    Registry(#[from] RegistryError),
+}
+
+/// Where the worker reads and writes.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Prepended to every topic and subject (side-by-side runs, tests).
+    pub prefix: String,
+    pub group: String,
+    pub windows: WindowConfig,
+}
+
+/// How one input record is decoded, per schema id.
+enum Decoder {
+    Own,
+    Writer(Arc<Schema>),
+}
+
+fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// What a batch produces: topic, key, framed value.
+type Produced = (String, Vec<u8>, Vec<u8>);
+
+struct Ids {
+    kline: HashMap<String, u32>,
+    quarantine: u32,
+}
+
+/// Run until `stop` is set. Blocking: call it from a thread of its own.
+pub fn run(
+    settings: &BrokerSettings,
+    registry: &RegistryClient,
+    cfg: &WorkerConfig,
+    runtime: tokio::runtime::Handle,
+    stop: &AtomicBool,
+) -> Result<(), WorkerError> {
+    let intervals = cfg.windows.parsed_intervals()?;
+    let input = format!("{}trades", cfg.prefix);
+    let quarantine = format!("{}trades.quarantine", cfg.prefix);
+    let ids = runtime.block_on(async {
+        let mut kline = HashMap::new();
+        for i in &intervals {
+            let subject = format!("{}kline.{}-value", cfg.prefix, i.name);
+            kline.insert(i.name.clone(), registry.register(&subject, Kline::SCHEMA_JSON).await?);
+        }
+        let quarantine = registry.register(&format!("{quarantine}-value"), QuarantineRecord::SCHEMA_JSON).await?;
+        Ok::<_, RegistryError>(Ids { kline, quarantine })
+    })?;
+    let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
+    consumer.subscribe(&[&input])?;
+    let producer = Arc::new(ReliableProducer::new(settings)?);
+    let mut decoders: HashMap<u32, Decoder> = HashMap::new();
+    // Per assigned partition: its builder and the last offset read.
+    let mut builders: HashMap<i32, (KlineBuilder, i64)> = HashMap::new();
+    tracing::info!(input, intervals = ?cfg.windows.intervals, group = %cfg.group, "window worker running");
+    while !stop.load(Ordering::Relaxed) {
+        let mut produced: Vec<Produced> = Vec::new();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut n = 0;
+        while n < 5_000 && Instant::now() < deadline {
+            let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
+            let msg = msg?;
+            n += 1;
+            let (partition, offset) = (msg.partition(), msg.offset());
+            let payload = msg.payload().unwrap_or_default();
+            let entry =
+                builders.entry(partition).or_insert_with(|| (KlineBuilder::new(&cfg.windows).expect("checked"), -1));
+            entry.1 = offset;
+            let trade = match decode(payload, registry, &runtime, &mut decoders) {
+                Ok(t) => t,
+                Err(why) => {
+                    // The transforms only write valid trades; anything else is kept, not lost.
+                    let q = quarantined(&input, partition, offset, msg.key(), payload, "undecodable", &why, None);
+                    produced.push((
+                        quarantine.clone(),
+                        msg.key().unwrap_or_default().to_vec(),
+                        framed(ids.quarantine, &q),
+                    ));
+                    continue;
+                }
+            };
+            entry.0.on_trade(&trade, offset, now_us(), &mut out);
+            for o in out.drain(..) {
+                if let Output::Late { trade, watermark_us } = &o {
+                    let why = format!(
+                        "event time {} µs is beyond the correction horizon behind the watermark {} µs",
+                        trade.event_time_us, watermark_us
+                    );
+                    let q = quarantined(&input, partition, offset, msg.key(), payload, "late", &why, Some(trade));
+                    produced.push((
+                        quarantine.clone(),
+                        trade.instrument.as_bytes().to_vec(),
+                        framed(ids.quarantine, &q),
+                    ));
+                } else {
+                    produced.extend(output(o, &cfg.prefix, &ids));
+                }
+            }
+        }
+        // Quiet instruments close their windows by the clock.
+        for (builder, _) in builders.values_mut() {
+            builder.tick(now_us(), &mut out);
+        }
+        produced.extend(out.drain(..).filter_map(|o| output(o, &cfg.prefix, &ids)));
+        runtime.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for (topic, key, value) in produced {
+                let producer = producer.clone();
+                set.spawn(async move { producer.send(&topic, None, &key, Some(&value)).await });
+            }
+            while let Some(done) = set.join_next().await {
+                done.expect("send task does not panic")?;
+            }
+            Ok::<(), BrokerError>(())
+        })?;
+        commit(&consumer, &input, &mut builders)?;
+    }
+    Ok(())
+}
+
+/// Commit, per partition, the lowest offset a kept window needs (or past the last read).
+fn commit(
+    consumer: &BaseConsumer,
+    input: &str,
+    builders: &mut HashMap<i32, (KlineBuilder, i64)>,
+) -> Result<(), WorkerError> {
+    // A partition taken away by a rebalance: its new owner rebuilds from the committed offset.
+    let assigned: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
+    builders.retain(|p, _| assigned.contains(p));
+    let mut tpl = TopicPartitionList::new();
+    for (partition, (builder, last)) in builders.iter_mut() {
+        if *last < 0 {
+            continue;
+        }
+        let next = builder.needed_offset().unwrap_or(*last + 1);
+        tpl.add_partition_offset(input, *partition, Offset::Offset(next))?;
+    }
+    if tpl.count() > 0 {
+        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+            tracing::warn!(error = %e, "commit refused (a rebalance?); the partition's new owner replays from the last commit");
+        }
+    }
+    Ok(())
+}
+
+fn framed<T: AvroRecord>(id: u32, record: &T) -> Vec<u8> {
+    let mut value = Vec::with_capacity(256);
+    wire::write_header(id, &mut value);
+    record.write_avro(&mut value).expect("the direct codec cannot fail");
+    value
+}
+
+fn output(o: Output, prefix: &str, ids: &Ids) -> Option<Produced> {
+    match o {
+        Output::Bar(k) => {
+            let id = ids.kline[&k.interval];
+            Some((format!("{prefix}kline.{}", k.interval), k.instrument.as_bytes().to_vec(), framed(id, &k)))
+        }
+        Output::Overflow(e) => {
+            tracing::error!(error = %e, "a bar cannot be written");
+            None
+        }
+        Output::Late { .. } => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn quarantined(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    key: Option<&[u8]>,
+    value: &[u8],
+    reason: &str,
+    detail: &str,
+    trade: Option<&Trade>,
+) -> QuarantineRecord {
+    QuarantineRecord {
+        source_topic: topic.into(),
+        source_partition: partition,
+        source_offset: offset,
+        original_key: key.map(<[u8]>::to_vec),
+        original_value: value.to_vec(),
+        reason: reason.into(),
+        rule: "windows".into(),
+        detail: detail.into(),
+        venue: trade.map(|t| t.venue.clone()),
+        instrument: trade.map(|t| t.instrument.clone()),
+        quarantined_at_us: now_us(),
+    }
+}
+
+/// A trade in the wire format, with any registered writer schema of `Trade`.
+fn decode(
+    payload: &[u8],
+    registry: &RegistryClient,
+    runtime: &tokio::runtime::Handle,
+    decoders: &mut HashMap<u32, Decoder>,
+) -> Result<Trade, String> {
+    let (id, datum) = wire::unframe(payload).map_err(|e| e.to_string())?;
+    let decoder = match decoders.entry(id) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let schema = runtime.block_on(registry.schema(id)).map_err(|e| format!("schema {id}: {e}"))?;
+            e.insert(if Trade::is_own_schema(&schema) { Decoder::Own } else { Decoder::Writer(schema) })
+        }
+    };
+    match decoder {
+        Decoder::Own => Trade::from_avro(datum),
+        Decoder::Writer(schema) => Trade::from_avro_with_writer(datum, schema),
+    }
+    .map_err(|e| e.to_string())
+}
