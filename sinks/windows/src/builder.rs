@@ -81,7 +81,10 @@ struct Stream {
 }
 
 pub struct KlineBuilder {
+    /// Shortest first.
     intervals: Vec<Interval>,
+    /// Every interval a multiple of the shortest: the longer bars are rolled up from it.
+    rolled: bool,
     lateness_us: i64,
     horizon_us: i64,
     idle_us: i64,
@@ -96,8 +99,13 @@ pub struct KlineBuilder {
 
 impl KlineBuilder {
     pub fn new(cfg: &WindowConfig) -> Result<KlineBuilder, IntervalError> {
+        let mut intervals = cfg.parsed_intervals()?;
+        intervals.sort_by_key(|i| i.micros);
+        intervals.dedup_by_key(|i| i.micros);
+        let rolled = intervals.iter().all(|i| i.micros % intervals[0].micros == 0);
         Ok(KlineBuilder {
-            intervals: cfg.parsed_intervals()?,
+            intervals,
+            rolled,
             lateness_us: cfg.allowed_lateness_ms * 1000,
             horizon_us: cfg.correction_horizon_ms * 1000,
             idle_us: cfg.idle_after_ms * 1000,
@@ -144,42 +152,28 @@ impl KlineBuilder {
             out.push(Output::Late { watermark_us: s.watermark_us, trade: t.clone() });
             return;
         }
-        let at = Position { event_us: t.event_time_us, id };
-        for (i, interval) in self.intervals.iter().enumerate() {
-            let open_us = interval.open_of(t.event_time_us);
-            let slots = &mut s.slots[i];
-            // Trades mostly land in the newest window: search from the back.
-            match slots.iter().rposition(|w| w.open_us <= open_us) {
-                Some(p) if slots[p].open_us == open_us => {
-                    let slot = &mut slots[p];
-                    slot.window.add(at.clone(), t);
-                    slot.min_offset = slot.min_offset.min(offset);
-                    slot.max_offset = slot.max_offset.max(offset);
-                    if slot.version > 0 {
-                        slot.version += 1;
-                        self.stats.corrections += 1;
-                        out.push(emit(&s.venue, &s.instrument, interval, slot, now_us));
-                    }
+        let piece =
+            Piece { content: Content::Trade(Position { event_us: t.event_time_us, id }, t), min: offset, max: offset };
+        let ctx = Ctx { intervals: &self.intervals, rolled: self.rolled, now_us };
+        if ctx.rolled {
+            // One update per trade: the longer bars take the finest ones as they close, and
+            // the trade itself only when its finest bar is out already (a correction).
+            if put(s, &ctx, 0, t.event_time_us, &piece, out, &mut self.stats) {
+                for i in 1..ctx.intervals.len() {
+                    put(s, &ctx, i, t.event_time_us, &piece, out, &mut self.stats);
                 }
-                p => {
-                    let window = KlineWindow::new(at.clone(), t);
-                    let mut slot = Slot { open_us, window, version: 0, min_offset: offset, max_offset: offset };
-                    let q = p.map_or(0, |p| p + 1);
-                    if q < s.pending[i] {
-                        // A window the watermark already passed, seen first now: out at once.
-                        slot.version = 1;
-                        out.push(emit(&s.venue, &s.instrument, interval, &slot, now_us));
-                        s.pending[i] += 1;
-                    }
-                    slots.insert(q, slot);
-                }
+            }
+        } else {
+            for i in 0..ctx.intervals.len() {
+                put(s, &ctx, i, t.event_time_us, &piece, out, &mut self.stats);
             }
         }
         if t.event_time_us > s.max_event_us {
             s.max_event_us = t.event_time_us;
             let wm = t.event_time_us - self.lateness_us;
             if wm > s.watermark_us {
-                advance(s, &self.intervals, wm, self.horizon_us, now_us, out, &mut self.retired);
+                let ctx = Ctx { intervals: &self.intervals, rolled: self.rolled, now_us };
+                advance(s, &ctx, wm, self.horizon_us, out, &mut self.retired, &mut self.stats);
             }
         }
         s.seen.prune(s.watermark_us.saturating_sub(self.horizon_us));
@@ -193,7 +187,8 @@ impl KlineBuilder {
             let quiet = now_us - s.last_arrival_us;
             let wm = s.max_event_us.saturating_add(quiet) - self.lateness_us;
             if quiet >= self.idle_us && wm > s.watermark_us {
-                advance(s, &self.intervals, wm, self.horizon_us, now_us, out, &mut self.retired);
+                let ctx = Ctx { intervals: &self.intervals, rolled: self.rolled, now_us };
+                advance(s, &ctx, wm, self.horizon_us, out, &mut self.retired, &mut self.stats);
             }
         }
     }
@@ -218,7 +213,8 @@ impl KlineBuilder {
     /// The end of the input (a replay, a backfill): close every window.
     pub fn finish(&mut self, now_us: i64, out: &mut Vec<Output>) {
         for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
-            advance(s, &self.intervals, i64::MAX, self.horizon_us, now_us, out, &mut self.retired);
+            let ctx = Ctx { intervals: &self.intervals, rolled: self.rolled, now_us };
+            advance(s, &ctx, i64::MAX, self.horizon_us, out, &mut self.retired, &mut self.stats);
         }
     }
 }
@@ -230,31 +226,124 @@ fn emit(venue: &str, instrument: &str, interval: &Interval, slot: &Slot, now_us:
     }
 }
 
-/// Set the watermark: emit the windows it closes, forget those beyond correction (keeping
-/// their offset ranges in `retired`).
+/// What every step of one trade or one watermark move shares.
+struct Ctx<'a> {
+    intervals: &'a [Interval],
+    rolled: bool,
+    now_us: i64,
+}
+
+/// What goes into a window: one trade, or a finer window's content (rolled up).
+enum Content<'a> {
+    Trade(Position, &'a Trade),
+    Window(KlineWindow),
+}
+
+/// Content on its way into a window, with its input offsets.
+struct Piece<'a> {
+    content: Content<'a>,
+    min: i64,
+    max: i64,
+}
+
+impl Piece<'_> {
+    fn fold_into(&self, w: &mut KlineWindow) {
+        match &self.content {
+            Content::Trade(at, t) => w.add(at, t),
+            Content::Window(other) => w.merge(other),
+        }
+    }
+
+    fn window(&self) -> KlineWindow {
+        match &self.content {
+            Content::Trade(at, t) => KlineWindow::new(at.clone(), t),
+            Content::Window(w) => w.clone(),
+        }
+    }
+}
+
+/// Fold `piece` into interval `i`'s window holding `event_us`; a window already out is
+/// emitted again with the next version, one behind the watermark seen first now is emitted
+/// at once. True when the window was out (emitted) after this.
+fn put(
+    s: &mut Stream,
+    ctx: &Ctx,
+    i: usize,
+    event_us: i64,
+    piece: &Piece,
+    out: &mut Vec<Output>,
+    stats: &mut BuilderStats,
+) -> bool {
+    let interval = &ctx.intervals[i];
+    let open_us = interval.open_of(event_us);
+    let slots = &mut s.slots[i];
+    // Pieces mostly land in the newest window: search from the back.
+    match slots.iter().rposition(|w| w.open_us <= open_us) {
+        Some(p) if slots[p].open_us == open_us => {
+            let slot = &mut slots[p];
+            piece.fold_into(&mut slot.window);
+            slot.min_offset = slot.min_offset.min(piece.min);
+            slot.max_offset = slot.max_offset.max(piece.max);
+            if slot.version > 0 {
+                slot.version += 1;
+                stats.corrections += 1;
+                out.push(emit(&s.venue, &s.instrument, interval, slot, ctx.now_us));
+                return true;
+            }
+            false
+        }
+        p => {
+            let mut slot =
+                Slot { open_us, window: piece.window(), version: 0, min_offset: piece.min, max_offset: piece.max };
+            let q = p.map_or(0, |p| p + 1);
+            let behind = q < s.pending[i];
+            if behind {
+                // A window the watermark already passed, seen first now: out at once.
+                slot.version = 1;
+                out.push(emit(&s.venue, &s.instrument, interval, &slot, ctx.now_us));
+                s.pending[i] += 1;
+            }
+            slots.insert(q, slot);
+            behind
+        }
+    }
+}
+
+/// Set the watermark: emit the windows it closes (rolling each finest one up into the
+/// longer ones first), forget those beyond correction (keeping their offset ranges in
+/// `retired`).
 fn advance(
     s: &mut Stream,
-    intervals: &[Interval],
+    ctx: &Ctx,
     wm: i64,
     horizon_us: i64,
-    now_us: i64,
     out: &mut Vec<Output>,
     retired: &mut Vec<(i64, i64)>,
+    stats: &mut BuilderStats,
 ) {
     s.watermark_us = wm;
-    for (i, interval) in intervals.iter().enumerate() {
-        let (slots, pending) = (&mut s.slots[i], &mut s.pending[i]);
-        while let Some(slot) = slots.get_mut(*pending) {
+    for (i, interval) in ctx.intervals.iter().enumerate() {
+        while let Some(slot) = s.slots[i].get_mut(s.pending[i]) {
             if slot.open_us.saturating_add(interval.micros) > wm {
                 break;
             }
             slot.version = 1;
-            out.push(emit(&s.venue, &s.instrument, interval, slot, now_us));
-            *pending += 1;
+            out.push(emit(&s.venue, &s.instrument, interval, slot, ctx.now_us));
+            s.pending[i] += 1;
+            if ctx.rolled && i == 0 {
+                let slot = &s.slots[0][s.pending[0] - 1];
+                let first_us = slot.window.first_event_us();
+                let piece =
+                    Piece { content: Content::Window(slot.window.clone()), min: slot.min_offset, max: slot.max_offset };
+                for j in 1..ctx.intervals.len() {
+                    put(s, ctx, j, first_us, &piece, out, stats);
+                }
+            }
         }
         let keep_from = wm.saturating_sub(horizon_us);
+        let slots = &mut s.slots[i];
         let gone = slots.iter().take_while(|w| w.open_us.saturating_add(interval.micros) <= keep_from).count();
         retired.extend(slots.drain(..gone).map(|w| (w.min_offset, w.max_offset)));
-        *pending -= gone;
+        s.pending[i] -= gone;
     }
 }

@@ -103,16 +103,38 @@ impl KlineWindow {
         self.count += 1;
     }
 
-    pub fn add(&mut self, at: Position, t: &Trade) {
-        if at < self.open.0 {
+    pub fn add(&mut self, at: &Position, t: &Trade) {
+        if *at < self.open.0 {
             self.open = (at.clone(), t.price);
         }
-        if at > self.close.0 {
-            self.close = (at, t.price);
+        if *at > self.close.0 {
+            self.close = (at.clone(), t.price);
         }
         self.high = self.high.max(t.price);
         self.low = self.low.min(t.price);
         self.sums(t);
+    }
+
+    /// The event time of its first trade (which window of a longer interval it belongs to).
+    pub fn first_event_us(&self) -> i64 {
+        self.open.0.event_us
+    }
+
+    /// Fold another window of the same or a finer interval into this one.
+    pub fn merge(&mut self, other: &KlineWindow) {
+        if other.open.0 < self.open.0 {
+            self.open = other.open.clone();
+        }
+        if other.close.0 > self.close.0 {
+            self.close = other.close.clone();
+        }
+        self.high = self.high.max(other.high);
+        self.low = self.low.min(other.low);
+        self.volume += other.volume;
+        self.notional.add(other.notional);
+        self.taker_buy_volume += other.taker_buy_volume;
+        self.taker_buy_notional.add(other.taker_buy_notional);
+        self.count += other.count;
     }
 
     /// The bar as published.

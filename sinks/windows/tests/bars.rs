@@ -91,6 +91,19 @@ fn fields(k: &Kline) -> Vec<String> {
 
 #[test]
 fn shuffled_arrival_within_the_lateness_gives_the_oracles_bars() {
+    check_against_oracle(2_000_000, true);
+}
+
+#[test]
+fn later_arrivals_are_corrections_whose_last_versions_give_the_oracles_bars() {
+    // Up to three times the lateness: many bars are emitted and then corrected, the 5s and
+    // 1m ones rolled up from corrected 1s ones or corrected directly.
+    check_against_oracle(6_000_000, false);
+}
+
+/// Random trades arriving up to `max_delay_us` after their event time, 20 seeds: the last
+/// version of every bar equals the oracle's bar; with `first_only`, no bar is ever corrected.
+fn check_against_oracle(max_delay_us: i64, first_only: bool) {
     for seed in 1..=20u64 {
         let mut rng = fastrand::Rng::with_seed(seed);
         let cfg = WindowConfig { allowed_lateness_ms: 2_000, ..WindowConfig::default() };
@@ -106,7 +119,7 @@ fn shuffled_arrival_within_the_lateness_gives_the_oracles_bars() {
         }
         // Arrival: each trade delayed by less than the lateness, then sorted by arrival.
         let mut arrivals: Vec<(i64, Trade)> =
-            trades.iter().map(|t| (t.event_time_us + rng.i64(0..2_000_000), t.clone())).collect();
+            trades.iter().map(|t| (t.event_time_us + rng.i64(0..max_delay_us), t.clone())).collect();
         arrivals.sort_by_key(|(a, _)| *a);
         let mut b = KlineBuilder::new(&cfg).unwrap();
         let mut out = Vec::new();
@@ -114,14 +127,20 @@ fn shuffled_arrival_within_the_lateness_gives_the_oracles_bars() {
             b.on_trade(&t, 0, arrive, &mut out);
         }
         b.finish(t + 10_000_000, &mut out);
-        assert!(out.iter().all(|o| matches!(o, Output::Bar(k) if k.version == 1)), "seed {seed}: a correction or late");
+        assert!(out.iter().all(|o| matches!(o, Output::Bar(_))), "seed {seed}: a late trade");
+        let corrected = bars(&out).iter().any(|k| k.version > 1);
+        assert_eq!(corrected, !first_only, "seed {seed}: corrections");
         for interval in b.intervals().to_vec() {
             let expected = oracle(&trades, interval.micros);
-            let got: BTreeMap<(String, i64), Vec<String>> = bars(&out)
-                .into_iter()
-                .filter(|k| k.interval == interval.name)
-                .map(|k| ((k.instrument.clone(), k.open_time_us), fields(k)))
-                .collect();
+            // The last version of each bar.
+            let mut last: BTreeMap<(String, i64), &Kline> = BTreeMap::new();
+            for k in bars(&out).into_iter().filter(|k| k.interval == interval.name) {
+                let key = (k.instrument.clone(), k.open_time_us);
+                if last.get(&key).is_none_or(|old| old.version < k.version) {
+                    last.insert(key, k);
+                }
+            }
+            let got: BTreeMap<(String, i64), Vec<String>> = last.into_iter().map(|(key, k)| (key, fields(k))).collect();
             assert_eq!(got.len(), expected.len(), "seed {seed} {}", interval.name);
             for (key, want) in &expected {
                 assert_eq!(&got[key], want, "seed {seed} {} {key:?}", interval.name);
