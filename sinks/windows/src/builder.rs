@@ -236,7 +236,7 @@ struct Ctx<'a> {
 /// What goes into a window: one trade, or a finer window's content (rolled up).
 enum Content<'a> {
     Trade(Position, &'a Trade),
-    Window(KlineWindow),
+    Window(Box<KlineWindow>),
 }
 
 /// Content on its way into a window, with its input offsets.
@@ -257,7 +257,7 @@ impl Piece<'_> {
     fn window(&self) -> KlineWindow {
         match &self.content {
             Content::Trade(at, t) => KlineWindow::new(at.clone(), t),
-            Content::Window(w) => w.clone(),
+            Content::Window(w) => (**w).clone(),
         }
     }
 }
@@ -334,7 +334,7 @@ fn advance(
                 let slot = &s.slots[0][s.pending[0] - 1];
                 let first_us = slot.window.first_event_us();
                 let piece =
-                    Piece { content: Content::Window(slot.window.clone()), min: slot.min_offset, max: slot.max_offset };
+                    Piece { content: Content::Window(Box::new(slot.window.clone())), min: slot.min_offset, max: slot.max_offset };
                 for j in 1..ctx.intervals.len() {
                     put(s, ctx, j, first_us, &piece, out, stats);
                 }
