@@ -7,6 +7,7 @@
 //! in the data-quality minutes published to `dq.minute`.
 
 use super::check::{BookCheck, Verdict};
+use super::rest::{check_listed, fetch_snapshot};
 use super::venue::{Read, Repair, RestBook, Stream, Venue, VenueSession};
 use super::{Backoff, ConnectorConfig, Reconnect};
 use crate::book::{Loss, SyncEvent};
@@ -30,13 +31,13 @@ pub fn now_ms() -> i64 {
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(10);
 
 /// Shared by the connections of one venue.
-struct Shared<V: Venue> {
-    venue: V,
-    cfg: ConnectorConfig,
+pub(super) struct Shared<V: Venue> {
+    pub(super) venue: V,
+    pub(super) cfg: ConnectorConfig,
     publisher: Publisher,
     metrics: Arc<IngestMetrics>,
     quality: std::sync::Mutex<QualityBook>,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
 }
 
 /// A closed minute is published this long after it ends (late frames still count in it).
@@ -44,13 +45,13 @@ const QUALITY_GRACE_MS: i64 = 5_000;
 
 /// Why a REST snapshot was fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(super) enum Purpose {
     Rebuild,
     Check,
 }
 
 /// A REST snapshot fetched for a symbol, and when it was received (ms).
-type Fetched = (String, Purpose, RestBook, i64);
+pub(super) type Fetched = (String, Purpose, RestBook, i64);
 
 /// Check that every instrument is listed by the venue (REST instrument metadata), then run
 /// every connection until `stop` turns true. An unlisted instrument is an error naming it;
@@ -96,35 +97,6 @@ async fn publish_quality<V: Venue>(shared: &Shared<V>, grace_ms: i64) {
     let rows = shared.quality.lock().expect("quality lock").flush(now_ms(), grace_ms);
     for row in rows {
         shared.publisher.publish_quality(row).await;
-    }
-}
-
-async fn check_listed<V: Venue>(shared: &Shared<V>) -> Result<(), String> {
-    let c = &shared.cfg;
-    let mut listed = Vec::new();
-    for path in shared.venue.instruments_paths(c) {
-        let url = format!("{}{path}", c.rest_url);
-        let body = match async { shared.http.get(&url).send().await?.error_for_status()?.bytes().await }.await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(venue = %c.venue, url, error = %e, "instrument metadata unavailable; symbols not checked");
-                return Ok(());
-            }
-        };
-        listed.extend(shared.venue.listed_symbols(&body).map_err(|e| format!("{url}: {e}"))?);
-    }
-    let missing: Vec<&str> =
-        c.instruments.iter().map(|(s, _)| s.as_str()).filter(|s| !listed.iter().any(|l| l == s)).collect();
-    if missing.is_empty() {
-        tracing::info!(venue = %c.venue, listed = listed.len(), "every instrument is listed by the venue");
-        Ok(())
-    } else {
-        Err(format!(
-            "venue {} does not list {} (REST instrument metadata at {}); fix the instrument or its symbol in symbols.yaml",
-            c.venue,
-            missing.join(", "),
-            c.rest_url
-        ))
     }
 }
 
@@ -367,29 +339,5 @@ async fn on_read<V: Venue>(
             }
             _ => {}
         }
-    }
-}
-
-/// GET a REST depth snapshot; a rebuild retries until it comes (the book waits for it), a
-/// check gives up after one failure.
-async fn fetch_snapshot<V: Venue>(shared: Arc<Shared<V>>, symbol: String, purpose: Purpose, tx: mpsc::Sender<Fetched>) {
-    let cfg = &shared.cfg;
-    let url = format!("{}{}", cfg.rest_url, shared.venue.snapshot_path(&symbol, cfg.snapshot_depth));
-    let mut backoff = Backoff::new(cfg.initial_backoff, cfg.max_backoff, cfg.jitter);
-    loop {
-        let got = async { shared.http.get(&url).send().await?.error_for_status()?.bytes().await }.await;
-        let error = match got.map(|body| shared.venue.rest_book(&body)) {
-            Ok(Ok(snap)) => {
-                let _ = tx.send((symbol, purpose, snap, now_ms())).await;
-                return;
-            }
-            Ok(Err(e)) => e,
-            Err(e) => e.to_string(),
-        };
-        tracing::warn!(venue = %cfg.venue, url, error, "depth snapshot failed");
-        if purpose == Purpose::Check || tx.is_closed() {
-            return;
-        }
-        tokio::time::sleep(backoff.next_delay()).await;
     }
 }

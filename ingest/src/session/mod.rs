@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod check;
 pub mod config;
 pub mod connection;
+mod rest;
 pub mod venue;
 
 pub use backoff::Backoff;

@@ -333,8 +333,11 @@ fn advance(
             if ctx.rolled && i == 0 {
                 let slot = &s.slots[0][s.pending[0] - 1];
                 let first_us = slot.window.first_event_us();
-                let piece =
-                    Piece { content: Content::Window(Box::new(slot.window.clone())), min: slot.min_offset, max: slot.max_offset };
+                let piece = Piece {
+                    content: Content::Window(Box::new(slot.window.clone())),
+                    min: slot.min_offset,
+                    max: slot.max_offset,
+                };
                 for j in 1..ctx.intervals.len() {
                     put(s, ctx, j, first_us, &piece, out, stats);
                 }
