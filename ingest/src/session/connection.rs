@@ -11,7 +11,7 @@ use super::rest::{check_listed, fetch_snapshot};
 use super::venue::{Read, Repair, RestBook, Stream, Venue, VenueSession};
 use super::{Backoff, ConnectorConfig, Reconnect};
 use crate::book::{Loss, SyncEvent};
-use crate::frame::{Frame, RawRecord};
+use crate::frame::{Frame, GarbageKind, RawRecord};
 use crate::metrics::IngestMetrics;
 use crate::publish::Publisher;
 use crate::quality::QualityBook;
@@ -37,6 +37,8 @@ pub(super) struct Shared<V: Venue> {
     publisher: Publisher,
     metrics: Arc<IngestMetrics>,
     quality: std::sync::Mutex<QualityBook>,
+    /// Garbage kinds already logged at WARN.
+    garbage_kinds: std::sync::Mutex<std::collections::HashSet<GarbageKind>>,
     pub(super) http: reqwest::Client,
 }
 
@@ -74,7 +76,8 @@ pub async fn run<V: Venue>(
         .collect();
     rows.dedup();
     let quality = std::sync::Mutex::new(QualityBook::new(&cfg.venue, rows, now_ms()));
-    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, quality, http });
+    let garbage_kinds = Default::default();
+    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, quality, garbage_kinds, http });
     check_listed(&shared).await?;
     let per = shared.cfg.max_streams_per_connection.max(1);
     let mut tasks = tokio::task::JoinSet::new();
@@ -307,7 +310,12 @@ async fn on_read<V: Venue>(
         Frame::Garbage { kind, detail } => {
             shared.metrics.garbage(&c.venue, kind.as_str());
             let text: String = text.chars().take(200).collect();
-            tracing::warn!(venue = %c.venue, kind = kind.as_str(), detail, frame = %text, "garbage frame kept in the log; connection goes on");
+            // The first of each kind at WARN with the frame; the rest counted (and at DEBUG).
+            if shared.garbage_kinds.lock().expect("garbage lock").insert(kind) {
+                tracing::warn!(venue = %c.venue, kind = kind.as_str(), detail, frame = %text, "garbage frame (first of its kind; the others are counted in ws_garbage_frames_total and logged at debug); connection goes on");
+            } else {
+                tracing::debug!(venue = %c.venue, kind = kind.as_str(), detail, frame = %text, "garbage frame");
+            }
         }
     }
     for (symbol, e) in &read.sync {
