@@ -82,6 +82,7 @@ write_settings() {
         -e "s|^  exchanges: config/|  exchanges: $REPO_ROOT/config/|" \
         -e "s|^  symbols: config/|  symbols: $REPO_ROOT/config/|" \
         -e "s|^  clickhouse_ddl: schemas/|  clickhouse_ddl: $REPO_ROOT/schemas/|" \
+        -e "s|^  windows: config/|  windows: $REPO_ROOT/config/|" \
         "$REPO_ROOT/config/tickwatch.yaml" >"$TW_STACK_DIR/tickwatch.yaml"
     cat >"$TW_STACK_DIR/env" <<ENV
 TW_STACK_DIR=$TW_STACK_DIR

@@ -90,3 +90,17 @@ fn rpk_scripts_match_the_topic_declaration() {
         "create raw.trades -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd"
     ));
 }
+
+#[test]
+fn a_broken_window_file_is_named_and_exits_2() {
+    let windows = std::env::temp_dir().join(format!("{}-windows.yaml", unique("tw-bad")));
+    std::fs::write(&windows, "intervals: [1s, 5x]\n").unwrap();
+    let (code, err) = broken("windows: config/windows.yaml", &format!("windows: {}", windows.display()));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("intervals") && err.contains("`5x`") && err.contains("1s, 5s, 1m"), "{err}");
+    std::fs::write(&windows, "intervals: [1s]\nallowed_lateness_ms: 5000\ncorrection_horizon_ms: 1000\n").unwrap();
+    let (code, err) = broken("windows: config/windows.yaml", &format!("windows: {}", windows.display()));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("correction_horizon_ms"), "{err}");
+    std::fs::remove_file(windows).ok();
+}

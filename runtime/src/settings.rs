@@ -100,6 +100,13 @@ pub struct FileSettings {
     pub exchanges: PathBuf,
     pub symbols: PathBuf,
     pub clickhouse_ddl: PathBuf,
+    /// The window worker's settings (optional in older settings files).
+    #[serde(default = "default_windows_file")]
+    pub windows: PathBuf,
+}
+
+fn default_windows_file() -> PathBuf {
+    "config/windows.yaml".into()
 }
 
 impl Default for FileSettings {
@@ -109,6 +116,7 @@ impl Default for FileSettings {
             exchanges: "config/exchanges.yaml".into(),
             symbols: "config/symbols.yaml".into(),
             clickhouse_ddl: "schemas/clickhouse".into(),
+            windows: default_windows_file(),
         }
     }
 }

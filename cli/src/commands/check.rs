@@ -8,12 +8,14 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let topics = Topics::load(&settings.files.topics)?;
     let venues = tickwatch_runtime::venues::Exchanges::load(&settings.files.exchanges)?;
     let symbols = tickwatch_runtime::venues::load_symbols(&settings.files.symbols)?;
+    let windows = super::windows::load(&settings.files.windows)?;
     println!(
-        "{}: ok ({} topics, {} venues, {} symbol aliases)",
+        "{}: ok ({} topics, {} venues, {} symbol aliases, {} window intervals)",
         config.display(),
         topics.0.len(),
         venues.venues.len(),
-        symbols.aliases.len()
+        symbols.aliases.len(),
+        windows.intervals.len()
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `tickwatch windows run`: the event-time window worker (trades → `kline.<interval>`).
 
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tickwatch_runtime::registry_client::RegistryClient;
@@ -17,7 +17,7 @@ pub enum WindowsAction {
 
 #[derive(Args)]
 pub struct WindowsArgs {
-    /// The window settings (see config/windows.yaml; defaults without it).
+    /// The window settings (default: files.windows of the settings, config/windows.yaml).
     #[arg(long)]
     windows: Option<PathBuf>,
     /// Prepended to every topic and subject (side-by-side runs, tests).
@@ -28,8 +28,8 @@ pub struct WindowsArgs {
     group: String,
 }
 
-fn load(path: &Option<PathBuf>) -> anyhow::Result<WindowConfig> {
-    let Some(path) = path else { return Ok(WindowConfig::default()) };
+/// The window settings in `path`; the first problem is an error naming the field.
+pub fn load(path: &Path) -> anyhow::Result<WindowConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::field(path, "file", e.to_string()))?;
     let cfg: WindowConfig =
         serde_yaml::from_str(&text).map_err(|e| ConfigError::field(path, "windows", e.to_string()))?;
@@ -47,8 +47,8 @@ fn load(path: &Option<PathBuf>) -> anyhow::Result<WindowConfig> {
 
 pub async fn run(settings: &Settings, action: WindowsAction) -> anyhow::Result<()> {
     let WindowsAction::Run(args) = action;
-    let cfg =
-        WorkerConfig { prefix: args.topic_prefix.clone(), group: args.group.clone(), windows: load(&args.windows)? };
+    let path = args.windows.clone().unwrap_or_else(|| settings.files.windows.clone());
+    let cfg = WorkerConfig { prefix: args.topic_prefix.clone(), group: args.group.clone(), windows: load(&path)? };
     let registry = RegistryClient::new(&settings.registry.url);
     let broker = settings.broker.clone();
     let stop = Arc::new(AtomicBool::new(false));
