@@ -2,8 +2,8 @@
 //!
 //! - The watermark is the newest event time seen minus the allowed lateness; a window closes
 //!   (its bar is emitted, version 1) once the watermark reaches its end.
-//! - A venue/instrument quiet for `idle_after` (wall clock, [`KlineBuilder::tick`]) has its
-//!   event clock moved on by the quiet time, so its windows still close.
+//! - A quiet venue/instrument ([`KlineBuilder::tick`]) still closes its windows: by the
+//!   other instruments' event time, or by the wall clock once the input is caught up.
 //! - A trade behind the watermark but within the correction horizon joins its (kept) window
 //!   and the bar is emitted again with the next version; an older one is [`Output::Late`]
 //!   (quarantined with reason `late`). A repeated trade id is counted and dropped.
@@ -179,14 +179,23 @@ impl KlineBuilder {
         s.seen.prune(s.watermark_us.saturating_sub(self.horizon_us));
     }
 
-    /// A stream idle for `idle_after` has its event clock moved on by the wall time since its
-    /// last trade (not set to the wall clock: a replay of old trades must not see its windows
-    /// closed by today's date), and its watermark with it.
-    pub fn tick(&mut self, now_us: i64, out: &mut Vec<Output>) {
+    /// Close the windows of quiet streams. A stream `idle_after` behind the newest event
+    /// time of the others is moved up to that time less `idle_after` (event time: right even
+    /// when the consumer lags). When the input is `caught_up` (nothing left to read), a
+    /// stream quiet for `idle_after` of wall time has its event clock moved on by the quiet
+    /// time (not set to the wall clock: a replay of old trades must not see its windows closed
+    /// by today's date).
+    pub fn tick(&mut self, now_us: i64, caught_up: bool, out: &mut Vec<Output>) {
+        let newest = self.streams.values().flat_map(|v| v.values()).map(|s| s.max_event_us).max();
+        let Some(newest) = newest else { return };
         for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
+            let mut clock = s.max_event_us.max(newest.saturating_sub(self.idle_us));
             let quiet = now_us - s.last_arrival_us;
-            let wm = s.max_event_us.saturating_add(quiet) - self.lateness_us;
-            if quiet >= self.idle_us && wm > s.watermark_us {
+            if caught_up && quiet >= self.idle_us {
+                clock = clock.max(s.max_event_us.saturating_add(quiet));
+            }
+            let wm = clock.saturating_sub(self.lateness_us);
+            if clock > s.max_event_us && wm > s.watermark_us {
                 let ctx = Ctx { intervals: &self.intervals, rolled: self.rolled, now_us };
                 advance(s, &ctx, wm, self.horizon_us, out, &mut self.retired, &mut self.stats);
             }

@@ -91,8 +91,14 @@ pub fn run(
         let mut out = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(200);
         let mut n = 0;
+        // Did the last poll find nothing (the input is read to its end)?
+        let mut caught_up = false;
         while n < 5_000 && Instant::now() < deadline {
-            let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
+            let Some(msg) = consumer.poll(Duration::from_millis(50)) else {
+                caught_up = true;
+                continue;
+            };
+            caught_up = false;
             let msg = msg?;
             n += 1;
             let (partition, offset) = (msg.partition(), msg.offset());
@@ -131,9 +137,9 @@ pub fn run(
                 }
             }
         }
-        // Quiet instruments close their windows by the clock.
+        // Quiet instruments close their windows (by the clock only once the input is read).
         for (builder, _) in builders.values_mut() {
-            builder.tick(now_us(), &mut out);
+            builder.tick(now_us(), caught_up, &mut out);
         }
         produced.extend(out.drain(..).filter_map(|o| output(o, &cfg.prefix, &ids)));
         runtime.block_on(async {

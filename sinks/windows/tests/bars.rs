@@ -191,9 +191,9 @@ fn late_trades_correct_their_bar_or_are_late_and_repeats_are_dropped() {
     // Quiet: after the idle time the event clock moves on by the quiet time and closes the
     // window of trade 5.
     out.clear();
-    b.tick(T0 + 12_000_000, &mut out);
+    b.tick(T0 + 12_000_000, true, &mut out);
     assert!(out.is_empty(), "quiet for 2 s, not yet idle");
-    b.tick(T0 + 13_500_000, &mut out);
+    b.tick(T0 + 13_500_000, true, &mut out);
     let closed = bars(&out);
     assert_eq!(closed.len(), 1);
     assert_eq!((closed[0].open_time_us, closed[0].close.to_string()), (T0 + 10_000_000, "103".into()));
