@@ -241,7 +241,20 @@ fn decode(
     let decoder = match decoders.entry(id) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {
-            let schema = runtime.block_on(registry.schema(id)).map_err(|e| format!("schema {id}: {e}"))?;
+            let schema = loop {
+                match runtime.block_on(registry.schema(id)) {
+                    Ok(schema) => break schema,
+                    // An id the registry does not know, or not Avro: the record is bad.
+                    Err(err) if err.error_code() == Some(40403) || matches!(err, RegistryError::BadSchema { .. }) => {
+                        return Err(format!("schema {id}: {err}"))
+                    }
+                    Err(err) => {
+                        // Unreachable: wait for it rather than quarantine good trades.
+                        tracing::warn!(id, error = %err, "schema registry unavailable; retrying in 1 s");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            };
             e.insert(if Trade::is_own_schema(&schema) { Decoder::Own } else { Decoder::Writer(schema) })
         }
     };
