@@ -67,7 +67,8 @@ impl Venue for Okx {
         }
         if has("index_price") {
             for index in followers(cfg).keys() {
-                out.push(Stream { symbol: index.clone(), channel: "reference", arg: arg("index-tickers", index) });
+                // Channel `index`: its records are published as the followers' reference prices.
+                out.push(Stream { symbol: index.clone(), channel: "index", arg: arg("index-tickers", index) });
             }
         }
         out

@@ -71,7 +71,7 @@ pub async fn run<V: Venue>(
     // reference rows of the derivatives that follow them).
     let mut rows: Vec<(String, &'static str)> = all
         .iter()
-        .filter(|s| cfg.instruments.iter().any(|(sym, _)| *sym == s.symbol))
+        .filter(|s| s.channel != "index" && cfg.instruments.iter().any(|(sym, _)| *sym == s.symbol))
         .map(|s| (cfg.canonical(&s.symbol).to_string(), s.channel))
         .collect();
     rows.dedup();

@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct Stream {
     /// The venue symbol whose data it carries.
     pub symbol: String,
-    /// What it carries: `trades`, `depth` (the order book) or `reference`.
+    /// What it carries: `trades`, `depth` (the order book), `reference`, or `index` (an
+    /// index whose records are published as the reference prices of other instruments).
     pub channel: &'static str,
     /// The venue's name or argument for it (`btcusdt@aggTrade`, `{"channel":"trades",..}`).
     pub arg: String,
