@@ -74,6 +74,7 @@ pub async fn run<V: Venue>(
         .filter(|s| s.channel != "index" && cfg.instruments.iter().any(|(sym, _)| *sym == s.symbol))
         .map(|s| (cfg.canonical(&s.symbol).to_string(), s.channel))
         .collect();
+    rows.sort();
     rows.dedup();
     let quality = std::sync::Mutex::new(QualityBook::new(&cfg.venue, rows, now_ms()));
     let garbage_kinds = Default::default();
