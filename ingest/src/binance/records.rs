@@ -107,17 +107,39 @@ fn stream_data(text: &str) -> Option<&str> {
     Some(text)
 }
 
-/// The common case without a JSON tree: an aggTrade, raw or in a combined stream, parsed
-/// straight into its record. None sends the frame down the general path (which also names
-/// the garbage).
-fn fast_trade(source: Source, text: &str, receive_ms: i64) -> Option<Frame> {
-    let data = stream_data(text)?;
-    if event_name(data)? != "aggTrade" {
-        return None;
+/// What the fast path reads: a trade, or a depth diff with the diff itself (for the book).
+pub enum Fast {
+    Trade(RawRecord),
+    Depth(RawRecord, DepthUpdate),
+}
+
+impl Fast {
+    pub fn into_record(self) -> RawRecord {
+        match self {
+            Fast::Trade(r) | Fast::Depth(r, _) => r,
+        }
     }
+}
+
+/// The common cases without a JSON tree: an aggTrade or a depth diff, raw or in a combined
+/// stream, parsed straight into its record (the envelope and the event name read once).
+/// None sends the frame down the general path, which also names the garbage.
+pub fn read_fast(source: Source, text: &str, receive_ms: i64) -> Option<Fast> {
+    let data = stream_data(text)?;
+    match event_name(data)? {
+        "aggTrade" => fast_trade(source, data, receive_ms).map(Fast::Trade),
+        "depthUpdate" => {
+            let u: DepthUpdate = serde_json::from_str(data).ok()?;
+            Some(Fast::Depth(depth_record(source, &u, receive_ms).ok()?, u))
+        }
+        _ => None,
+    }
+}
+
+fn fast_trade(source: Source, data: &str, receive_ms: i64) -> Option<RawRecord> {
     let t: AggTradeRef = serde_json::from_str(data).ok()?;
     let (price, size) = (dec("p", &t.price).ok()?, dec("q", &t.size).ok()?);
-    Some(Frame::Records(vec![RawRecord::Trade(RawTrade {
+    Some(RawRecord::Trade(RawTrade {
         venue: source.venue.into(),
         market: source.market.into(),
         symbol: t.symbol.into_owned(),
@@ -128,7 +150,7 @@ fn fast_trade(source: Source, text: &str, receive_ms: i64) -> Option<Frame> {
         event_time_us: millis_to_micros(t.time),
         receive_time_us: millis_to_micros(receive_ms),
         sequence: Some(t.id),
-    })]))
+    }))
 }
 
 fn depth_record(source: Source, u: &DepthUpdate, receive_ms: i64) -> Result<RawRecord, Frame> {
@@ -148,22 +170,16 @@ fn depth_record(source: Source, u: &DepthUpdate, receive_ms: i64) -> Result<RawR
     }))
 }
 
-/// A depth diff parsed straight from its text: its record and the diff itself (for the
-/// book). None sends the frame down the general path.
-pub fn fast_depth(source: Source, text: &str, receive_ms: i64) -> Option<(RawRecord, DepthUpdate)> {
-    let data = stream_data(text)?;
-    if event_name(data)? != "depthUpdate" {
-        return None;
-    }
-    let u: DepthUpdate = serde_json::from_str(data).ok()?;
-    Some((depth_record(source, &u, receive_ms).ok()?, u))
-}
-
 /// Read one WebSocket text frame received at `receive_ms`.
 pub fn read_frame(source: Source, text: &str, receive_ms: i64) -> Frame {
-    if let Some(frame) = fast_trade(source, text, receive_ms) {
-        return frame;
+    match read_fast(source, text, receive_ms) {
+        Some(fast) => Frame::Records(vec![fast.into_record()]),
+        None => read_general(source, text, receive_ms),
     }
+}
+
+/// Any frame, through a JSON tree: what the fast path does not take.
+pub fn read_general(source: Source, text: &str, receive_ms: i64) -> Frame {
     let frame: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return Frame::garbage(GarbageKind::NotJson, e.to_string()),

@@ -3,7 +3,7 @@
 
 use super::book::{BinanceBook, Market};
 use super::messages::{DepthSnapshot, DepthUpdate};
-use super::records::{fast_depth, read_frame, snapshot_record, Source, SPOT, USDM};
+use super::records::{read_fast, read_general, snapshot_record, Fast, Source, SPOT, USDM};
 use crate::book::BookSet;
 use crate::frame::{Frame, RawRecord};
 use crate::session::{book_symbols, ConnectorConfig, Read, Repair, RestBook, Stream, Venue, VenueSession};
@@ -121,11 +121,15 @@ impl VenueSession for BinanceSession {
     }
 
     fn read(&mut self, text: &str, received_ms: i64) -> Read {
-        if let Some((record, u)) = fast_depth(self.source, text, received_ms) {
-            let sync = self.books.get_mut(&u.symbol).map(|book| (u.symbol.clone(), book.on_update(u)));
-            return Read { frame: Frame::Records(vec![record]), sync: sync.into_iter().collect(), closing: false };
+        match read_fast(self.source, text, received_ms) {
+            Some(Fast::Depth(record, u)) => {
+                let sync = self.books.get_mut(&u.symbol).map(|book| (u.symbol.clone(), book.on_update(u)));
+                return Read { frame: Frame::Records(vec![record]), sync: sync.into_iter().collect(), closing: false };
+            }
+            Some(Fast::Trade(record)) => return Read::frame(Frame::Records(vec![record])),
+            None => {}
         }
-        let frame = read_frame(self.source, text, received_ms);
+        let frame = read_general(self.source, text, received_ms);
         if text.contains("\"serverShutdown\"") && frame == Frame::Control {
             return Read::closing();
         }
