@@ -83,6 +83,7 @@ write_settings() {
         -e "s|^  symbols: config/|  symbols: $REPO_ROOT/config/|" \
         -e "s|^  clickhouse_ddl: schemas/|  clickhouse_ddl: $REPO_ROOT/schemas/|" \
         -e "s|^  windows: config/|  windows: $REPO_ROOT/config/|" \
+        -e "s|^  sinks: config/|  sinks: $REPO_ROOT/config/|" \
         "$REPO_ROOT/config/tickwatch.yaml" >"$TW_STACK_DIR/tickwatch.yaml"
     cat >"$TW_STACK_DIR/env" <<ENV
 TW_STACK_DIR=$TW_STACK_DIR
@@ -100,6 +101,7 @@ TICKWATCH_S3_SECRET_KEY=$TW_S3_SECRET_KEY
 TW_PYTHON=$VENV/bin/python
 TW_TANSU_BIN=$TANSU_BIN
 TW_S3_PORT=$TW_S3_PORT
+TW_CHDB_LIB=$CHDB_LIB
 ENV
 }
 

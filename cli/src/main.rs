@@ -67,13 +67,20 @@ enum Command {
         #[command(subcommand)]
         action: commands::windows::WindowsAction,
     },
+    /// Writers that take topics out of the broker: ClickHouse hot tables.
+    Sink {
+        #[command(subcommand)]
+        action: commands::sink::SinkAction,
+    },
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
     ChdbServe(commands::chdb::ChdbArgs),
 }
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rdkafka=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: log files and collectors get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -132,6 +139,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Windows { action } => {
             let settings = load_settings(&cli.config)?;
             commands::windows::run(&settings, action).await
+        }
+        Command::Sink { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::sink::run(&settings, action).await
         }
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }

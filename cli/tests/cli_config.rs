@@ -104,3 +104,17 @@ fn a_broken_window_file_is_named_and_exits_2() {
     assert!(err.contains("correction_horizon_ms"), "{err}");
     std::fs::remove_file(windows).ok();
 }
+
+#[test]
+fn a_broken_sinks_file_is_named_and_exits_2() {
+    let sinks = std::env::temp_dir().join(format!("{}-sinks.yaml", unique("tw-bad")));
+    std::fs::write(&sinks, "clickhouse:\n  topics: [trades, depth]\n").unwrap();
+    let (code, err) = broken("sinks: config/sinks.yaml", &format!("sinks: {}", sinks.display()));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("clickhouse.topics") && err.contains("`depth`") && err.contains("kline.<interval>"), "{err}");
+    std::fs::write(&sinks, "clickhouse:\n  batch_rowz: 10\n").unwrap();
+    let (code, err) = broken("sinks: config/sinks.yaml", &format!("sinks: {}", sinks.display()));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("batch_rowz") && err.contains(&sinks.display().to_string()), "{err}");
+    std::fs::remove_file(sinks).ok();
+}

@@ -5,6 +5,7 @@
 pub mod broker;
 pub mod clickhouse;
 pub mod config_error;
+pub mod decoder;
 pub mod registry_client;
 pub mod settings;
 pub mod topics;

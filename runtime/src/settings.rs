@@ -103,10 +103,17 @@ pub struct FileSettings {
     /// The window worker's settings (optional in older settings files).
     #[serde(default = "default_windows_file")]
     pub windows: PathBuf,
+    /// The ClickHouse and Parquet writers' settings.
+    #[serde(default = "default_sinks_file")]
+    pub sinks: PathBuf,
 }
 
 fn default_windows_file() -> PathBuf {
     "config/windows.yaml".into()
+}
+
+fn default_sinks_file() -> PathBuf {
+    "config/sinks.yaml".into()
 }
 
 impl Default for FileSettings {
@@ -117,6 +124,7 @@ impl Default for FileSettings {
             symbols: "config/symbols.yaml".into(),
             clickhouse_ddl: "schemas/clickhouse".into(),
             windows: default_windows_file(),
+            sinks: default_sinks_file(),
         }
     }
 }

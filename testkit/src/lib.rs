@@ -4,6 +4,7 @@
 //! [`evm`] turns the recorded EVM logs of `../shared/fixtures` into raw records;
 //! [`prometheus`] has the stack's Prometheus scrape a test's process and reads it back.
 
+pub mod clickhouse;
 pub mod evm;
 pub mod prometheus;
 

@@ -9,13 +9,15 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let venues = tickwatch_runtime::venues::Exchanges::load(&settings.files.exchanges)?;
     let symbols = tickwatch_runtime::venues::load_symbols(&settings.files.symbols)?;
     let windows = super::windows::load(&settings.files.windows)?;
+    let sinks = super::sink::load(&settings.files.sinks)?;
     println!(
-        "{}: ok ({} topics, {} venues, {} symbol aliases, {} window intervals)",
+        "{}: ok ({} topics, {} venues, {} symbol aliases, {} window intervals, {} topics to ClickHouse)",
         config.display(),
         topics.0.len(),
         venues.venues.len(),
         symbols.aliases.len(),
-        windows.intervals.len()
+        windows.intervals.len(),
+        sinks.clickhouse.topics.len()
     );
     Ok(())
 }

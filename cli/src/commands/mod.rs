@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod migrate;
 pub mod registry;
 pub mod schemas;
+pub mod sink;
 pub mod topics;
 pub mod transform;
 pub mod windows;
@@ -19,6 +20,26 @@ pub async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+/// Run a blocking consumer loop on a thread of its own until it ends or the process is asked
+/// to stop; then set its stop flag and wait for it to finish its batch.
+pub async fn run_worker(
+    name: &str,
+    work: impl FnOnce(tokio::runtime::Handle, &std::sync::atomic::AtomicBool) -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let (worker_stop, handle) = (stop.clone(), tokio::runtime::Handle::current());
+    let worker = std::thread::Builder::new().name(name.into()).spawn(move || work(handle, &worker_stop))?;
+    let waiter = tokio::task::spawn_blocking(move || worker.join());
+    tokio::pin!(waiter);
+    let panicked = || anyhow::anyhow!("the {name} worker panicked");
+    tokio::select! {
+        joined = &mut waiter => return joined?.map_err(|_| panicked())?,
+        _ = shutdown_signal() => stop.store(true, Ordering::Relaxed),
+    }
+    waiter.await?.map_err(|_| panicked())?
 }
 
 /// Serve `render()` as Prometheus `/metrics` on `listen` until the process ends.

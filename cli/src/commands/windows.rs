@@ -2,8 +2,6 @@
 
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::{ConfigError, Settings};
 use tickwatch_sink_windows::run::{self, WorkerConfig};
@@ -51,17 +49,8 @@ pub async fn run(settings: &Settings, action: WindowsAction) -> anyhow::Result<(
     let cfg = WorkerConfig { prefix: args.topic_prefix.clone(), group: args.group.clone(), windows: load(&path)? };
     let registry = RegistryClient::new(&settings.registry.url);
     let broker = settings.broker.clone();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (worker_stop, handle) = (stop.clone(), tokio::runtime::Handle::current());
-    // The consumer blocks: it lives on a thread of its own.
-    let worker = std::thread::Builder::new()
-        .name("windows".into())
-        .spawn(move || run::run(&broker, &registry, &cfg, handle, &worker_stop).map_err(anyhow::Error::from))?;
-    let waiter = tokio::task::spawn_blocking(move || worker.join());
-    tokio::pin!(waiter);
-    tokio::select! {
-        joined = &mut waiter => return joined?.map_err(|_| anyhow::anyhow!("the window worker panicked"))?,
-        _ = super::shutdown_signal() => stop.store(true, Ordering::Relaxed),
-    }
-    waiter.await?.map_err(|_| anyhow::anyhow!("the window worker panicked"))?
+    super::run_worker("windows", move |handle, stop| {
+        run::run(&broker, &registry, &cfg, handle, stop).map_err(anyhow::Error::from)
+    })
+    .await
 }

@@ -7,7 +7,6 @@
 
 use crate::builder::{KlineBuilder, Output};
 use crate::config::{IntervalError, WindowConfig};
-use apache_avro::Schema;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -17,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{wire, AvroRecord, Kline, QuarantineRecord, Trade};
 use tickwatch_runtime::broker::{self, BrokerError, ReliableProducer};
+use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
 
@@ -39,12 +39,6 @@ pub struct WorkerConfig {
     pub prefix: String,
     pub group: String,
     pub windows: WindowConfig,
-}
-
-/// How one input record is decoded, per schema id.
-enum Decoder {
-    Own,
-    Writer(Arc<Schema>),
 }
 
 fn now_us() -> i64 {
@@ -82,7 +76,7 @@ pub fn run(
     let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
     consumer.subscribe(&[&input])?;
     let producer = Arc::new(ReliableProducer::new(settings)?);
-    let mut decoders: HashMap<u32, Decoder> = HashMap::new();
+    let mut decoder = RecordDecoder::<Trade>::default();
     // Per assigned partition: its builder and the last offset read.
     let mut builders: HashMap<i32, (KlineBuilder, i64)> = HashMap::new();
     tracing::info!(input, intervals = ?cfg.windows.intervals, group = %cfg.group, "window worker running");
@@ -106,7 +100,7 @@ pub fn run(
             let entry =
                 builders.entry(partition).or_insert_with(|| (KlineBuilder::new(&cfg.windows).expect("checked"), -1));
             entry.1 = offset;
-            let trade = match decode(payload, registry, &runtime, &mut decoders) {
+            let trade = match decoder.decode(payload, registry, &runtime) {
                 Ok(t) => t,
                 Err(why) => {
                     // The transforms only write valid trades; anything else is kept, not lost.
@@ -228,39 +222,4 @@ fn quarantined(
         instrument: trade.map(|t| t.instrument.clone()),
         quarantined_at_us: now_us(),
     }
-}
-
-/// A trade in the wire format, with any registered writer schema of `Trade`.
-fn decode(
-    payload: &[u8],
-    registry: &RegistryClient,
-    runtime: &tokio::runtime::Handle,
-    decoders: &mut HashMap<u32, Decoder>,
-) -> Result<Trade, String> {
-    let (id, datum) = wire::unframe(payload).map_err(|e| e.to_string())?;
-    let decoder = match decoders.entry(id) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(e) => {
-            let schema = loop {
-                match runtime.block_on(registry.schema(id)) {
-                    Ok(schema) => break schema,
-                    // An id the registry does not know, or not Avro: the record is bad.
-                    Err(err) if err.error_code() == Some(40403) || matches!(err, RegistryError::BadSchema { .. }) => {
-                        return Err(format!("schema {id}: {err}"))
-                    }
-                    Err(err) => {
-                        // Unreachable: wait for it rather than quarantine good trades.
-                        tracing::warn!(id, error = %err, "schema registry unavailable; retrying in 1 s");
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                }
-            };
-            e.insert(if Trade::is_own_schema(&schema) { Decoder::Own } else { Decoder::Writer(schema) })
-        }
-    };
-    match decoder {
-        Decoder::Own => Trade::from_avro(datum),
-        Decoder::Writer(schema) => Trade::from_avro_with_writer(datum, schema),
-    }
-    .map_err(|e| e.to_string())
 }

@@ -1,0 +1,9 @@
+//! The ClickHouse writer: records of the clean and derived topics into the hot tables of
+//! `schemas/clickhouse/`, in RowBinary batches, at least once, with no duplicate after `FINAL`.
+
+pub mod batch;
+pub mod config;
+pub mod rows;
+pub mod run;
+
+pub use config::{ClickHouseSinkConfig, TableKind};

@@ -1,0 +1,242 @@
+//! The worker: a consumer group on the configured topics, records batched per table, one
+//! `INSERT` per table when the batch is full or old enough, and the consumed offsets
+//! committed only after ClickHouse acknowledged every insert. While ClickHouse is down or
+//! refuses, the batch is kept and sent again with a growing wait, and consumption is paused:
+//! memory stays bounded by `batch_rows` and the broker holds the rest. A crash between an
+//! insert and its commit sends those rows again; the tables (ReplacingMergeTree on each
+//! record's natural key) keep one of them.
+
+use crate::batch::{batch_for, Pending, TableBatch};
+use crate::config::{ClickHouseSinkConfig, TableKind, UnknownTopic};
+use clickhouse::Client;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tickwatch_model::QuarantineRecord;
+use tickwatch_runtime::broker::{self, BrokerError};
+use tickwatch_runtime::registry_client::RegistryClient;
+use tickwatch_runtime::settings::{BrokerSettings, ClickHouseSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Topic(#[from] UnknownTopic),
+    #[error("broker: {0}")]
+    Broker(#[from] BrokerError),
+    #[error("broker: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+}
+
+/// Where the worker reads and writes.
+#[derive(Debug, Clone)]
+pub struct SinkWorkerConfig {
+    /// Prepended to every topic (side-by-side runs, tests); the tables keep their names.
+    pub prefix: String,
+    pub group: String,
+    /// Static group membership (`group.instance.id`): a restarted member with the same id
+    /// gets its partitions back at once instead of after the session timeout.
+    pub instance_id: Option<String>,
+    pub sink: ClickHouseSinkConfig,
+}
+
+/// A ClickHouse client for the configured server and database.
+pub fn client(settings: &ClickHouseSettings) -> Client {
+    Client::default()
+        .with_url(&settings.url)
+        .with_database(&settings.database)
+        .with_user(&settings.user)
+        .with_password(&settings.password)
+}
+
+fn now_us() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// Everything consumed since the last commit.
+struct Waiting {
+    batches: Vec<Box<dyn TableBatch>>,
+    /// Records that are not what their topic carries: kept in the quarantine table.
+    refused: Pending<QuarantineRecord>,
+    /// Per topic and partition, the next offset to commit once the batches are in.
+    positions: HashMap<(String, i32), i64>,
+    rows: usize,
+    since: Option<Instant>,
+}
+
+impl Waiting {
+    fn due(&self, cfg: &ClickHouseSinkConfig) -> bool {
+        self.rows >= cfg.batch_rows || self.since.is_some_and(|s| s.elapsed() >= Duration::from_millis(cfg.batch_ms))
+    }
+}
+
+/// Run until `stop` is set. Blocking: call it from a thread of its own.
+pub fn run(
+    broker_settings: &BrokerSettings,
+    registry: &RegistryClient,
+    clickhouse: &ClickHouseSettings,
+    cfg: &SinkWorkerConfig,
+    runtime: tokio::runtime::Handle,
+    stop: &AtomicBool,
+) -> Result<(), SinkError> {
+    let routes = cfg.sink.routes()?;
+    let client = client(clickhouse);
+    let mut kinds: Vec<TableKind> = Vec::new();
+    let mut table_of: HashMap<String, usize> = HashMap::new();
+    for (topic, kind) in &routes {
+        let slot = kinds.iter().position(|k| k == kind).unwrap_or_else(|| {
+            kinds.push(*kind);
+            kinds.len() - 1
+        });
+        table_of.insert(format!("{}{topic}", cfg.prefix), slot);
+    }
+    let mut waiting = Waiting {
+        batches: kinds.iter().map(|k| batch_for(*k)).collect(),
+        refused: Pending::default(),
+        positions: HashMap::new(),
+        rows: 0,
+        since: None,
+    };
+    // A small prefetch: while ClickHouse is down the broker, not this process, holds the backlog.
+    let mut consumer_config = broker::consumer_config(broker_settings, &cfg.group);
+    consumer_config.set("queued.max.messages.kbytes", "16384");
+    if let Some(id) = &cfg.instance_id {
+        consumer_config.set("group.instance.id", id);
+    }
+    let consumer: BaseConsumer = consumer_config.create()?;
+    let topics: Vec<&str> = table_of.keys().map(String::as_str).collect();
+    consumer.subscribe(&topics)?;
+    tracing::info!(?topics, group = %cfg.group, database = %clickhouse.database, "ClickHouse writer running");
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(msg) = consumer.poll(Duration::from_millis(50)) {
+            let msg = msg?;
+            let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+            let payload = msg.payload().unwrap_or_default();
+            let batch = &mut waiting.batches[table_of[topic]];
+            if let Err(why) = batch.push(payload, registry, &runtime) {
+                tracing::warn!(topic, partition, offset, table = batch.table(), reason = %why, "record refused; kept in the quarantine table");
+                waiting.refused.keep(QuarantineRecord {
+                    source_topic: topic.into(),
+                    source_partition: partition,
+                    source_offset: offset,
+                    original_key: msg.key().map(<[u8]>::to_vec),
+                    original_value: payload.to_vec(),
+                    reason: "undecodable".into(),
+                    rule: "clickhouse-sink".into(),
+                    detail: why,
+                    venue: None,
+                    instrument: None,
+                    quarantined_at_us: now_us(),
+                });
+            }
+            waiting.positions.insert((topic.to_string(), partition), offset + 1);
+            waiting.rows += 1;
+            waiting.since.get_or_insert_with(Instant::now);
+        }
+        if waiting.due(&cfg.sink) && !flush(&consumer, &client, &mut waiting, &cfg.sink, &runtime, stop)? {
+            return Ok(());
+        }
+    }
+    // Stopping: what was read goes in (and is committed) before the process ends.
+    if waiting.rows > 0 {
+        flush(&consumer, &client, &mut waiting, &cfg.sink, &runtime, stop)?;
+    }
+    Ok(())
+}
+
+/// Insert every waiting batch (retrying until ClickHouse takes it), then commit. `false`
+/// when stopped before ClickHouse came back: nothing was committed, the next run replays.
+fn flush(
+    consumer: &BaseConsumer,
+    client: &Client,
+    waiting: &mut Waiting,
+    cfg: &ClickHouseSinkConfig,
+    runtime: &tokio::runtime::Handle,
+    stop: &AtomicBool,
+) -> Result<bool, SinkError> {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(250);
+    let mut paused: Option<TopicPartitionList> = None;
+    let mut attempt = 0u32;
+    loop {
+        let mut failed = None;
+        let refused: &mut dyn TableBatch = &mut waiting.refused;
+        for batch in waiting.batches.iter_mut().map(|b| b.as_mut()).chain(std::iter::once(refused)) {
+            if batch.is_empty() {
+                continue;
+            }
+            match runtime.block_on(batch.insert(client)) {
+                // Cleared at once: a later failure of another table resends only what is left.
+                Ok(()) => {
+                    tracing::debug!(table = batch.table(), rows = batch.len(), "inserted");
+                    batch.clear()
+                }
+                Err(e) => {
+                    failed = Some((batch.table(), e));
+                    break;
+                }
+            }
+        }
+        let Some((table, error)) = failed else { break };
+        attempt += 1;
+        if attempt == 1 {
+            tracing::warn!(table, %error, rows = waiting.rows, "ClickHouse insert failed; keeping the batch, pausing consumption and retrying");
+        } else {
+            tracing::debug!(table, %error, attempt, "ClickHouse insert failed again");
+        }
+        if paused.is_none() {
+            let assignment = consumer.assignment()?;
+            consumer.pause(&assignment)?;
+            paused = Some(assignment);
+        }
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            if stop.load(Ordering::Relaxed) {
+                tracing::warn!(rows = waiting.rows, "stopped while ClickHouse was unavailable; the uncommitted records are read again on the next start");
+                return Ok(false);
+            }
+            // Polled so the group keeps this member; paused partitions deliver nothing.
+            if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
+                // A partition assigned during the outage is not paused yet: its record is
+                // not lost, it is read again after the next commit.
+                let _ = msg;
+                let assignment = consumer.assignment()?;
+                consumer.pause(&assignment)?;
+                paused = Some(assignment);
+            }
+        }
+        wait = (wait * 2).min(Duration::from_millis(cfg.retry_max_ms));
+    }
+    if attempt > 0 {
+        tracing::info!(
+            attempts = attempt + 1,
+            outage_ms = started.elapsed().as_millis() as u64,
+            "ClickHouse took the batch; resuming"
+        );
+    }
+    commit(consumer, &waiting.positions);
+    if let Some(assignment) = paused {
+        consumer.resume(&assignment)?;
+    }
+    waiting.positions.clear();
+    waiting.rows = 0;
+    waiting.since = None;
+    Ok(true)
+}
+
+fn commit(consumer: &BaseConsumer, positions: &HashMap<(String, i32), i64>) {
+    let mut tpl = TopicPartitionList::new();
+    for ((topic, partition), next) in positions {
+        if tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)).is_err() {
+            continue;
+        }
+    }
+    if tpl.count() == 0 {
+        return;
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        tracing::warn!(error = %e, "commit refused (a rebalance?); the partition's new owner rewrites from the last commit");
+    }
+}
