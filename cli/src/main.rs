@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sink { action } => {
             let settings = load_settings(&cli.config)?;
-            commands::sink::run(&settings, action).await
+            commands::sink::run(&settings, &cli.config, action).await
         }
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }

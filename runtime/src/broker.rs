@@ -8,8 +8,10 @@ use crate::settings::BrokerSettings;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -92,6 +94,22 @@ pub fn consumer_config(settings: &BrokerSettings, group: &str) -> ClientConfig {
             if settings.flavor.read_committed_hides_aborted() { "read_committed" } else { "read_uncommitted" },
         );
     cfg
+}
+
+/// Commit, per topic and partition, the next offset to read. A refusal (a rebalance took the
+/// partition away) is logged, not fatal: the partition's new owner reads again from the last
+/// commit, and the sinks' tables and files keep each record once.
+pub fn commit_positions<'a>(consumer: &BaseConsumer, positions: impl IntoIterator<Item = (&'a str, i32, i64)>) {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, partition, next) in positions {
+        let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(next));
+    }
+    if tpl.count() == 0 {
+        return;
+    }
+    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+        tracing::warn!(error = %e, "commit refused (a rebalance?); the partition's new owner reads again from the last commit");
+    }
 }
 
 /// What a topic is: the one declaration that `tickwatch topics create` and `rpk/` follow.

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod clickhouse;
 pub mod config_error;
 pub mod decoder;
+pub mod outage;
 pub mod registry_client;
 pub mod settings;
 pub mod topics;

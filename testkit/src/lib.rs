@@ -4,9 +4,9 @@
 //! [`evm`] turns the recorded EVM logs of `../shared/fixtures` into raw records;
 //! [`prometheus`] has the stack's Prometheus scrape a test's process and reads it back.
 
-pub mod clickhouse;
 pub mod evm;
 pub mod prometheus;
+pub mod servers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -9,14 +9,14 @@
 use crate::batch::{batch_for, Pending, TableBatch};
 use crate::config::{ClickHouseSinkConfig, TableKind, UnknownTopic};
 use clickhouse::Client;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::QuarantineRecord;
 use tickwatch_runtime::broker::{self, BrokerError};
+use tickwatch_runtime::outage::Outage;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::settings::{BrokerSettings, ClickHouseSettings};
 
@@ -156,10 +156,7 @@ fn flush(
     runtime: &tokio::runtime::Handle,
     stop: &AtomicBool,
 ) -> Result<bool, SinkError> {
-    let started = Instant::now();
-    let mut wait = Duration::from_millis(250);
-    let mut paused: Option<TopicPartitionList> = None;
-    let mut attempt = 0u32;
+    let mut outage = Outage::new(Duration::from_millis(cfg.retry_max_ms));
     loop {
         let mut failed = None;
         let refused: &mut dyn TableBatch = &mut waiting.refused;
@@ -174,69 +171,20 @@ fn flush(
                     batch.clear()
                 }
                 Err(e) => {
-                    failed = Some((batch.table(), e));
+                    failed = Some(format!("{}: {e}", batch.table()));
                     break;
                 }
             }
         }
-        let Some((table, error)) = failed else { break };
-        attempt += 1;
-        if attempt == 1 {
-            tracing::warn!(table, %error, rows = waiting.rows, "ClickHouse insert failed; keeping the batch, pausing consumption and retrying");
-        } else {
-            tracing::debug!(table, %error, attempt, "ClickHouse insert failed again");
+        let Some(error) = failed else { break };
+        if !outage.failed(consumer, "ClickHouse insert", &error, stop)? {
+            return Ok(false);
         }
-        if paused.is_none() {
-            let assignment = consumer.assignment()?;
-            consumer.pause(&assignment)?;
-            paused = Some(assignment);
-        }
-        let until = Instant::now() + wait;
-        while Instant::now() < until {
-            if stop.load(Ordering::Relaxed) {
-                tracing::warn!(rows = waiting.rows, "stopped while ClickHouse was unavailable; the uncommitted records are read again on the next start");
-                return Ok(false);
-            }
-            // Polled so the group keeps this member; paused partitions deliver nothing.
-            if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
-                // A partition assigned during the outage is not paused yet: its record is
-                // not lost, it is read again after the next commit.
-                let _ = msg;
-                let assignment = consumer.assignment()?;
-                consumer.pause(&assignment)?;
-                paused = Some(assignment);
-            }
-        }
-        wait = (wait * 2).min(Duration::from_millis(cfg.retry_max_ms));
     }
-    if attempt > 0 {
-        tracing::info!(
-            attempts = attempt + 1,
-            outage_ms = started.elapsed().as_millis() as u64,
-            "ClickHouse took the batch; resuming"
-        );
-    }
-    commit(consumer, &waiting.positions);
-    if let Some(assignment) = paused {
-        consumer.resume(&assignment)?;
-    }
+    broker::commit_positions(consumer, waiting.positions.iter().map(|((t, p), o)| (t.as_str(), *p, *o)));
+    outage.end(consumer, "ClickHouse insert")?;
     waiting.positions.clear();
     waiting.rows = 0;
     waiting.since = None;
     Ok(true)
-}
-
-fn commit(consumer: &BaseConsumer, positions: &HashMap<(String, i32), i64>) {
-    let mut tpl = TopicPartitionList::new();
-    for ((topic, partition), next) in positions {
-        if tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)).is_err() {
-            continue;
-        }
-    }
-    if tpl.count() == 0 {
-        return;
-    }
-    if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-        tracing::warn!(error = %e, "commit refused (a rebalance?); the partition's new owner rewrites from the last commit");
-    }
 }

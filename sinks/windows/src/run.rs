@@ -7,9 +7,8 @@
 
 use crate::builder::{KlineBuilder, Output};
 use crate::config::{IntervalError, WindowConfig};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -161,19 +160,12 @@ fn commit(
     // A partition taken away by a rebalance: its new owner rebuilds from the committed offset.
     let assigned: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
     builders.retain(|p, _| assigned.contains(p));
-    let mut tpl = TopicPartitionList::new();
-    for (partition, (builder, last)) in builders.iter_mut() {
-        if *last < 0 {
-            continue;
-        }
-        let next = builder.needed_offset().unwrap_or(*last + 1);
-        tpl.add_partition_offset(input, *partition, Offset::Offset(next))?;
-    }
-    if tpl.count() > 0 {
-        if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-            tracing::warn!(error = %e, "commit refused (a rebalance?); the partition's new owner replays from the last commit");
-        }
-    }
+    let positions: Vec<(i32, i64)> = builders
+        .iter_mut()
+        .filter(|(_, (_, last))| *last >= 0)
+        .map(|(partition, (builder, last))| (*partition, builder.needed_offset().unwrap_or(*last + 1)))
+        .collect();
+    broker::commit_positions(consumer, positions.into_iter().map(|(p, o)| (input, p, o)));
     Ok(())
 }
 
