@@ -47,5 +47,7 @@ bench-setup: ## install the peer the benchmarks compare with (cryptofeed, in ben
 
 bench: bench-setup transforms ## every benchmark, each beside its baseline from the same run
 	$(CARGO) bench -p tickwatch-bench --bench ingest
+	$(CARGO) bench -p tickwatch-bench --bench windows
+	$(CARGO) bench -p tickwatch-bench --bench clickhouse
 	$(CARGO) bench -p tickwatch-model
 	$(CARGO) bench -p tickwatch-transform-host

@@ -5,42 +5,11 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
-use tickwatch_bench::{per_second, rate};
-use tickwatch_model::{InstrumentKind, TakerSide, Trade};
+use tickwatch_bench::{per_second, rate, synthetic_trades};
 use tickwatch_sink_windows::{KlineBuilder, Output, WindowConfig};
 
-fn trades(n: usize) -> Vec<Trade> {
-    let mut rng = fastrand::Rng::with_seed(42);
-    let mut t = 1_764_000_000_000_000i64;
-    let mut ids = [0u64; 50];
-    (0..n)
-        .map(|_| {
-            t += rng.i64(0..400); // ~5 000 trades per second of event time
-            let inst = rng.usize(0..50);
-            ids[inst] += 1;
-            Trade {
-                venue: "binance".into(),
-                instrument: format!("SYN{inst}-USDT"),
-                base: format!("SYN{inst}"),
-                quote: "USDT".into(),
-                kind: InstrumentKind::Spot,
-                expiry_us: None,
-                venue_symbol: format!("SYN{inst}USDT"),
-                trade_id: ids[inst].to_string(),
-                price: format!("{}.{:02}", 100 + inst, rng.u32(0..100)).parse().unwrap(),
-                size: format!("0.{:03}", rng.u32(1..1000)).parse().unwrap(),
-                taker_side: if rng.bool() { TakerSide::Buy } else { TakerSide::Sell },
-                event_time_us: t,
-                receive_time_us: t + 5_000,
-                source_lag_ms: 5,
-                sequence: None,
-            }
-        })
-        .collect()
-}
-
 fn main() {
-    let all = trades(1_000_000);
+    let all = synthetic_trades(1_000_000, 1_764_000_000_000_000);
     let cfg = WindowConfig::default();
     let mut bars = 0;
     let ours = rate(all.len(), Duration::from_secs(3), || {

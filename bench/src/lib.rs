@@ -3,6 +3,7 @@
 //! side is in `cryptofeed/`.
 
 use std::time::{Duration, Instant};
+use tickwatch_model::{InstrumentKind, TakerSide, Trade};
 
 /// Items per second of `pass` (which handles `items` items): the mean over passes run until
 /// `at_least` has gone by, after one untimed warm-up pass (as the cryptofeed side counts).
@@ -52,4 +53,36 @@ pub fn rate_prepared<S>(
         runs += 1;
     }
     (items * runs) as f64 / total.as_secs_f64()
+}
+
+/// `n` seeded synthetic trades over 50 instruments, ~5 000 per second of event time from
+/// `start_us`, with 2-place prices and 3-place sizes.
+pub fn synthetic_trades(n: usize, start_us: i64) -> Vec<Trade> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    let mut t = start_us;
+    let mut ids = [0u64; 50];
+    (0..n)
+        .map(|_| {
+            t += rng.i64(0..400);
+            let inst = rng.usize(0..50);
+            ids[inst] += 1;
+            Trade {
+                venue: "binance".into(),
+                instrument: format!("SYN{inst}-USDT"),
+                base: format!("SYN{inst}"),
+                quote: "USDT".into(),
+                kind: InstrumentKind::Spot,
+                expiry_us: None,
+                venue_symbol: format!("SYN{inst}USDT"),
+                trade_id: ids[inst].to_string(),
+                price: format!("{}.{:02}", 100 + inst, rng.u32(0..100)).parse().expect("a decimal"),
+                size: format!("0.{:03}", rng.u32(1..1000)).parse().expect("a decimal"),
+                taker_side: if rng.bool() { TakerSide::Buy } else { TakerSide::Sell },
+                event_time_us: t,
+                receive_time_us: t + 5_000,
+                source_lag_ms: 5,
+                sequence: None,
+            }
+        })
+        .collect()
 }
