@@ -36,6 +36,12 @@ rpk registry compatibility-level set kline.5s-value --level BACKWARD
 rpk registry schema create kline.5s-value --schema schemas/avro/kline.avsc --type avro
 rpk registry compatibility-level set kline.1m-value --level BACKWARD
 rpk registry schema create kline.1m-value --schema schemas/avro/kline.avsc --type avro
+rpk registry compatibility-level set book.1s-value --level BACKWARD
+rpk registry schema create book.1s-value --schema schemas/avro/book_top.avsc --type avro
+rpk registry compatibility-level set book.5s-value --level BACKWARD
+rpk registry schema create book.5s-value --schema schemas/avro/book_top.avsc --type avro
+rpk registry compatibility-level set book.1m-value --level BACKWARD
+rpk registry schema create book.1m-value --schema schemas/avro/book_top.avsc --type avro
 rpk registry compatibility-level set alerts-value --level BACKWARD
 rpk registry schema create alerts-value --schema schemas/avro/alert.avsc --type avro
 rpk registry compatibility-level set dq.minute-value --level BACKWARD

@@ -28,6 +28,9 @@ create trades.quarantine -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592
 create kline.1s -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd
 create kline.5s -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd
 create kline.1m -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
+create book.1s -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd
+create book.5s -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd
+create book.1m -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
 create alerts -p 1 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
 create dq.minute -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
 create _schemas -p 1 -r 1 -c cleanup.policy=compact -c retention.ms=-1 -c compression.type=zstd

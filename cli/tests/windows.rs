@@ -26,6 +26,7 @@ fn config() -> WindowConfig {
         allowed_lateness_ms: 2_000,
         correction_horizon_ms: 10_000,
         idle_after_ms: 1_000,
+        ..WindowConfig::default()
     }
 }
 

@@ -32,6 +32,7 @@ pub const SCHEMAS: &[SchemaEntry] = entries![
     RawDexLog,
     DexSwap,
     Kline,
+    BookTop,
     Alert,
     QuarantineRecord,
     QualityMinute,

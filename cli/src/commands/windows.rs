@@ -1,9 +1,11 @@
-//! `tickwatch windows run`: the event-time window worker (trades → `kline.<interval>`).
+//! `tickwatch windows run|book`: the event-time window workers (trades → `kline.<interval>`,
+//! depth → `book.<interval>`).
 
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::{ConfigError, Settings};
+use tickwatch_sink_windows::book_run;
 use tickwatch_sink_windows::run::{self, WorkerConfig};
 use tickwatch_sink_windows::WindowConfig;
 
@@ -11,6 +13,8 @@ use tickwatch_sink_windows::WindowConfig;
 pub enum WindowsAction {
     /// Consume `trades`, publish bars to `kline.<interval>` and late trades to quarantine.
     Run(WindowsArgs),
+    /// Consume `depth`, publish each book's top, depth and imbalance per window to `book.<interval>`.
+    Book(WindowsArgs),
 }
 
 #[derive(Args)]
@@ -21,9 +25,9 @@ pub struct WindowsArgs {
     /// Prepended to every topic and subject (side-by-side runs, tests).
     #[arg(long, default_value = "")]
     topic_prefix: String,
-    /// The consumer group.
-    #[arg(long, default_value = "tickwatch-windows")]
-    group: String,
+    /// The consumer group (default: tickwatch-windows, tickwatch-book-windows).
+    #[arg(long)]
+    group: Option<String>,
 }
 
 /// The window settings in `path`; the first problem is an error naming the field.
@@ -40,17 +44,33 @@ pub fn load(path: &Path) -> anyhow::Result<WindowConfig> {
         )
         .into());
     }
+    if cfg.book_levels == 0 {
+        return Err(ConfigError::field(path, "book_levels", "must be at least 1").into());
+    }
     Ok(cfg)
 }
 
 pub async fn run(settings: &Settings, action: WindowsAction) -> anyhow::Result<()> {
-    let WindowsAction::Run(args) = action;
+    let (args, book) = match action {
+        WindowsAction::Run(args) => (args, false),
+        WindowsAction::Book(args) => (args, true),
+    };
     let path = args.windows.clone().unwrap_or_else(|| settings.files.windows.clone());
-    let cfg = WorkerConfig { prefix: args.topic_prefix.clone(), group: args.group.clone(), windows: load(&path)? };
+    let default_group = if book { "tickwatch-book-windows" } else { "tickwatch-windows" };
+    let cfg = WorkerConfig {
+        prefix: args.topic_prefix.clone(),
+        group: args.group.clone().unwrap_or_else(|| default_group.into()),
+        windows: load(&path)?,
+    };
     let registry = RegistryClient::new(&settings.registry.url);
     let broker = settings.broker.clone();
-    super::run_worker("windows", move |handle, stop| {
-        run::run(&broker, &registry, &cfg, handle, stop).map_err(anyhow::Error::from)
+    super::run_worker(if book { "book-windows" } else { "windows" }, move |handle, stop| {
+        if book {
+            book_run::run(&broker, &registry, &cfg, handle, stop)
+        } else {
+            run::run(&broker, &registry, &cfg, handle, stop)
+        }
+        .map_err(anyhow::Error::from)
     })
     .await
 }

@@ -2,6 +2,7 @@
 
 mod alert;
 mod book;
+mod book_top;
 mod dex;
 mod kline;
 mod quality;
@@ -11,6 +12,7 @@ mod trade;
 
 pub use alert::{Alert, AlertSeverity, AlertState};
 pub use book::{BookUpdate, BookUpdateKind, PriceLevel, RawBookUpdate};
+pub use book_top::BookTop;
 pub use dex::{DexSwap, RawDexLog, SwapStatus};
 pub use kline::{Kline, KlineVerification};
 pub use quality::QualityMinute;

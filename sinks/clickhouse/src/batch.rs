@@ -6,7 +6,7 @@ use crate::rows::HotTable;
 use clickhouse::Client;
 use std::future::Future;
 use std::pin::Pin;
-use tickwatch_model::{Alert, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Trade};
+use tickwatch_model::{Alert, BookTop, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Trade};
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::registry_client::RegistryClient;
 
@@ -95,6 +95,7 @@ pub fn batch_for(kind: TableKind) -> Box<dyn TableBatch> {
         TableKind::Trades => Box::new(Pending::<Trade>::default()),
         TableKind::Reference => Box::new(Pending::<ReferencePrice>::default()),
         TableKind::Klines => Box::new(Pending::<Kline>::default()),
+        TableKind::BookTops => Box::new(Pending::<BookTop>::default()),
         TableKind::Quarantine => Box::new(Pending::<QuarantineRecord>::default()),
         TableKind::Alerts => Box::new(Pending::<Alert>::default()),
         TableKind::Quality => Box::new(Pending::<QualityMinute>::default()),

@@ -9,6 +9,7 @@ pub enum TableKind {
     Trades,
     Reference,
     Klines,
+    BookTops,
     Quarantine,
     Alerts,
     Quality,
@@ -16,7 +17,7 @@ pub enum TableKind {
 
 impl TableKind {
     /// The table for a topic name (without any prefix): `trades`, `reference`, `kline.<i>`,
-    /// `<stage>.quarantine`, `alerts`, `dq.minute`.
+    /// `book.<i>`, `<stage>.quarantine`, `alerts`, `dq.minute`.
     pub fn for_topic(topic: &str) -> Option<TableKind> {
         Some(match topic {
             "trades" => TableKind::Trades,
@@ -24,6 +25,7 @@ impl TableKind {
             "alerts" => TableKind::Alerts,
             "dq.minute" => TableKind::Quality,
             t if t.starts_with("kline.") => TableKind::Klines,
+            t if t.starts_with("book.") => TableKind::BookTops,
             t if t.ends_with(".quarantine") => TableKind::Quarantine,
             _ => return None,
         })
@@ -32,7 +34,7 @@ impl TableKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "topic `{0}` has no hot table: write trades, reference, kline.<interval>, <stage>.quarantine, alerts or dq.minute"
+    "topic `{0}` has no hot table: write trades, reference, kline.<interval>, book.<interval>, <stage>.quarantine, alerts or dq.minute"
 )]
 pub struct UnknownTopic(pub String);
 
@@ -63,6 +65,9 @@ fn default_topics() -> Vec<String> {
         "kline.1s",
         "kline.5s",
         "kline.1m",
+        "book.1s",
+        "book.5s",
+        "book.1m",
         "raw.trades.quarantine",
         "raw.depth.quarantine",
         "raw.reference.quarantine",

@@ -8,7 +8,7 @@
 use clickhouse::Row;
 use serde::Serialize;
 use tickwatch_model::{
-    Alert, AlertSeverity, AlertState, AvroRecord, InstrumentKind, Kline, KlineVerification, QualityMinute,
+    Alert, AlertSeverity, AlertState, AvroRecord, BookTop, InstrumentKind, Kline, KlineVerification, QualityMinute,
     QuarantineRecord, ReferencePrice, TakerSide, Trade,
 };
 
@@ -301,6 +301,53 @@ impl HotTable for QualityMinute {
             quarantined: self.quarantined,
             max_silence_ms: self.max_silence_ms,
             source_lag_p95_ms: self.source_lag_p95_ms,
+        }
+    }
+}
+
+#[derive(Row, Serialize)]
+pub struct BookTopRow<'a> {
+    venue: &'a str,
+    instrument: &'a str,
+    interval: &'a str,
+    window_start: i64,
+    window_end: i64,
+    last_update_id: i64,
+    updates: i64,
+    bid_price: Option<i128>,
+    bid_size: Option<i128>,
+    ask_price: Option<i128>,
+    ask_size: Option<i128>,
+    depth_levels: i32,
+    bid_depth: i128,
+    ask_depth: i128,
+    imbalance: Option<f64>,
+    version: i64,
+    emitted_at: i64,
+}
+
+impl HotTable for BookTop {
+    type Row = BookTopRow<'static>;
+    const TABLE: &'static str = "book_tops";
+    fn row(&self) -> BookTopRow<'_> {
+        BookTopRow {
+            venue: &self.venue,
+            instrument: &self.instrument,
+            interval: &self.interval,
+            window_start: self.window_start_us,
+            window_end: self.window_end_us,
+            last_update_id: self.last_update_id,
+            updates: self.updates,
+            bid_price: self.bid_price.map(|d| d.units()),
+            bid_size: self.bid_size.map(|d| d.units()),
+            ask_price: self.ask_price.map(|d| d.units()),
+            ask_size: self.ask_size.map(|d| d.units()),
+            depth_levels: self.depth_levels,
+            bid_depth: self.bid_depth.units(),
+            ask_depth: self.ask_depth.units(),
+            imbalance: self.imbalance,
+            version: self.version,
+            emitted_at: self.emitted_at_us,
         }
     }
 }

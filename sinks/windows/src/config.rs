@@ -56,6 +56,10 @@ pub struct WindowConfig {
     /// by the clock, so that its windows still close (ms).
     #[serde(default = "default_idle")]
     pub idle_after_ms: i64,
+    /// Order-book windows (`book.<interval>`): levels summed each side for the depth and
+    /// the imbalance.
+    #[serde(default = "default_book_levels")]
+    pub book_levels: usize,
 }
 
 fn default_intervals() -> Vec<String> {
@@ -70,6 +74,9 @@ fn default_horizon() -> i64 {
 fn default_idle() -> i64 {
     5_000
 }
+fn default_book_levels() -> usize {
+    10
+}
 
 impl Default for WindowConfig {
     fn default() -> Self {
@@ -78,6 +85,7 @@ impl Default for WindowConfig {
             allowed_lateness_ms: default_lateness(),
             correction_horizon_ms: default_horizon(),
             idle_after_ms: default_idle(),
+            book_levels: default_book_levels(),
         }
     }
 }

@@ -40,12 +40,12 @@ pub struct WorkerConfig {
     pub windows: WindowConfig,
 }
 
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// What a batch produces: topic, key, framed value.
-type Produced = (String, Vec<u8>, Vec<u8>);
+pub(crate) type Produced = (String, Vec<u8>, Vec<u8>);
 
 struct Ids {
     kline: HashMap<String, u32>,
@@ -135,17 +135,7 @@ pub fn run(
             builder.tick(now_us(), caught_up, &mut out);
         }
         produced.extend(out.drain(..).filter_map(|o| output(o, &cfg.prefix, &ids)));
-        runtime.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for (topic, key, value) in produced {
-                let producer = producer.clone();
-                set.spawn(async move { producer.send(&topic, None, &key, Some(&value)).await });
-            }
-            while let Some(done) = set.join_next().await {
-                done.expect("send task does not panic")?;
-            }
-            Ok::<(), BrokerError>(())
-        })?;
+        send_all(&producer, &runtime, produced)?;
         commit(&consumer, &input, &mut builders)?;
     }
     Ok(())
@@ -169,7 +159,26 @@ fn commit(
     Ok(())
 }
 
-fn framed<T: AvroRecord>(id: u32, record: &T) -> Vec<u8> {
+/// Produce every record and wait for every acknowledgement.
+pub(crate) fn send_all(
+    producer: &Arc<ReliableProducer>,
+    runtime: &tokio::runtime::Handle,
+    produced: Vec<Produced>,
+) -> Result<(), BrokerError> {
+    runtime.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for (topic, key, value) in produced {
+            let producer = producer.clone();
+            set.spawn(async move { producer.send(&topic, None, &key, Some(&value)).await });
+        }
+        while let Some(done) = set.join_next().await {
+            done.expect("send task does not panic")?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn framed<T: AvroRecord>(id: u32, record: &T) -> Vec<u8> {
     let mut value = Vec::with_capacity(256);
     wire::write_header(id, &mut value);
     record.write_avro(&mut value).expect("the direct codec cannot fail");

@@ -156,6 +156,7 @@ fn late_trades_correct_their_bar_or_are_late_and_repeats_are_dropped() {
         allowed_lateness_ms: 1_000,
         correction_horizon_ms: 5_000,
         idle_after_ms: 3_000,
+        ..WindowConfig::default()
     };
     let mut b = KlineBuilder::new(&cfg).unwrap();
     let mut out = Vec::new();
@@ -207,6 +208,7 @@ fn the_offset_to_commit_rebuilds_whole_windows_of_interleaved_instruments() {
         allowed_lateness_ms: 0,
         correction_horizon_ms: 1_000,
         idle_after_ms: 60_000,
+        ..WindowConfig::default()
     };
     let mut b = KlineBuilder::new(&cfg).unwrap();
     let mut out = Vec::new();

@@ -1,0 +1,109 @@
+//! The order-book window worker: consume `depth` in a consumer group, keep each book per
+//! assigned partition, publish its top at the end of each window to `book.<interval>`
+//! (key = instrument), and commit, after every output was acknowledged, the offset of the
+//! oldest last snapshot of the partition's books (a restart rebuilds every book from there
+//! and emits the same windows again). Undecodable records go to `depth.quarantine`.
+
+use crate::run::{framed, now_us, send_all, Produced, WorkerConfig, WorkerError};
+use crate::tops::BookTopBuilder;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tickwatch_model::{AvroRecord, BookTop, BookUpdate, QuarantineRecord};
+use tickwatch_runtime::broker::{self, ReliableProducer};
+use tickwatch_runtime::decoder::RecordDecoder;
+use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
+use tickwatch_runtime::settings::BrokerSettings;
+
+/// Run until `stop` is set. Blocking: call it from a thread of its own.
+pub fn run(
+    settings: &BrokerSettings,
+    registry: &RegistryClient,
+    cfg: &WorkerConfig,
+    runtime: tokio::runtime::Handle,
+    stop: &AtomicBool,
+) -> Result<(), WorkerError> {
+    let intervals = cfg.windows.parsed_intervals()?;
+    let input = format!("{}depth", cfg.prefix);
+    let quarantine = format!("{}raw.depth.quarantine", cfg.prefix);
+    let (ids, quarantine_id) = runtime.block_on(async {
+        let mut ids = HashMap::new();
+        for i in &intervals {
+            let subject = format!("{}book.{}-value", cfg.prefix, i.name);
+            ids.insert(i.name.clone(), registry.register(&subject, BookTop::SCHEMA_JSON).await?);
+        }
+        let q = registry.register(&format!("{quarantine}-value"), QuarantineRecord::SCHEMA_JSON).await?;
+        Ok::<_, RegistryError>((ids, q))
+    })?;
+    let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
+    consumer.subscribe(&[&input])?;
+    let producer = Arc::new(ReliableProducer::new(settings)?);
+    let mut decoder = RecordDecoder::<BookUpdate>::default();
+    let mut builders: HashMap<i32, (BookTopBuilder, i64)> = HashMap::new();
+    tracing::info!(input, intervals = ?cfg.windows.intervals, levels = cfg.windows.book_levels, "book window worker running");
+    let mut out = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let mut produced: Vec<Produced> = Vec::new();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let mut caught_up = false;
+        while Instant::now() < deadline && produced.len() < 5_000 {
+            let Some(msg) = consumer.poll(Duration::from_millis(50)) else {
+                caught_up = true;
+                continue;
+            };
+            caught_up = false;
+            let msg = msg?;
+            let (partition, offset) = (msg.partition(), msg.offset());
+            let payload = msg.payload().unwrap_or_default();
+            let entry =
+                builders.entry(partition).or_insert_with(|| (BookTopBuilder::new(&cfg.windows).expect("checked"), -1));
+            entry.1 = offset;
+            match decoder.decode(payload, registry, &runtime) {
+                Ok(update) => entry.0.on_update(&update, offset, now_us(), &mut out),
+                Err(why) => {
+                    let q = QuarantineRecord {
+                        source_topic: input.clone(),
+                        source_partition: partition,
+                        source_offset: offset,
+                        original_key: msg.key().map(<[u8]>::to_vec),
+                        original_value: payload.to_vec(),
+                        reason: "undecodable".into(),
+                        rule: "book-windows".into(),
+                        detail: why,
+                        venue: None,
+                        instrument: None,
+                        quarantined_at_us: now_us(),
+                    };
+                    produced.push((
+                        quarantine.clone(),
+                        msg.key().unwrap_or_default().to_vec(),
+                        framed(quarantine_id, &q),
+                    ));
+                }
+            }
+            produced.extend(out.drain(..).map(|t| output(t, &cfg.prefix, &ids)));
+        }
+        for (builder, _) in builders.values_mut() {
+            builder.tick(now_us(), caught_up, &mut out);
+        }
+        produced.extend(out.drain(..).map(|t| output(t, &cfg.prefix, &ids)));
+        send_all(&producer, &runtime, produced)?;
+        let assigned: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
+        builders.retain(|p, _| assigned.contains(p));
+        let positions: Vec<(i32, i64)> = builders
+            .iter()
+            .filter(|(_, (_, last))| *last >= 0)
+            .map(|(p, (b, last))| (*p, b.needed_offset().unwrap_or(*last + 1)))
+            .collect();
+        broker::commit_positions(&consumer, positions.into_iter().map(|(p, o)| (input.as_str(), p, o)));
+    }
+    Ok(())
+}
+
+fn output(top: BookTop, prefix: &str, ids: &HashMap<String, u32>) -> Produced {
+    let id = ids[&top.interval];
+    (format!("{prefix}book.{}", top.interval), top.instrument.as_bytes().to_vec(), framed(id, &top))
+}
