@@ -228,15 +228,6 @@ async fn book_tops_in_clickhouse_equal_the_offline_windows_through_a_kill() {
         *matched.entry(if key.1 == "1s" { "1s" } else { "5s" }).or_default() += 1;
     }
     eprintln!("book windows matched: {matched:?}");
-    terminate(&mut sink);
+    sink.terminate();
     let _ = ch.execute(&format!("DROP DATABASE IF EXISTS `{db}`")).await;
-}
-
-fn terminate(child: &mut ChildGuard) {
-    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

@@ -335,7 +335,7 @@ async fn twenty_two_kills_lose_no_row_and_final_has_no_duplicate() {
             180,
         )
         .await;
-    common_terminate(&mut w);
+    w.terminate();
     // The kills did interrupt work: some rows were written more than once, and FINAL (the
     // natural key) keeps one of each.
     // Rows inserted, from the writer's own log (background merges fold repeats away, so the
@@ -385,16 +385,6 @@ async fn twenty_two_kills_lose_no_row_and_final_has_no_duplicate() {
     }
     assert_eq!(bench.committed("trades", 3), n_trades as i64 + garbage.len() as i64, "every record committed");
     let _ = bench.clickhouse.execute(&format!("DROP DATABASE IF EXISTS `{db}`")).await;
-}
-
-fn common_terminate(child: &mut ChildGuard) {
-    let pid = child.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "process {pid} did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -472,7 +462,7 @@ async fn a_60_second_clickhouse_outage_loses_nothing_and_pauses_consumption() {
             180,
         )
         .await;
-    common_terminate(&mut w);
+    w.terminate();
     assert_eq!(bench.count("SELECT uniqExact(trade_id) AS n FROM trades FINAL").await, 5_000);
     assert_eq!(bench.committed("trades", 3), 5_000, "committed once ClickHouse took the rows");
     let log = std::fs::read_to_string(bench.log()).unwrap();

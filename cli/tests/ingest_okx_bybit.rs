@@ -211,7 +211,7 @@ async fn okx_lost_updates_are_counted_and_healed_by_resubscribing() {
     let depth_msgs =
         metric(sc.port, "collector_in_msgs_total{venue=\"okx\",instrument=\"BTC-USDT\",channel=\"depth\"}").await;
     // Stopped, the ingestor publishes its open data-quality minute: the same counts.
-    common::terminate(&mut sc._ingest);
+    sc._ingest.terminate();
     let deadline = Instant::now() + Duration::from_secs(30);
     let sum = |seen: &Published, f: fn(&tickwatch_model::QualityMinute) -> i64| -> i64 {
         seen.quality.iter().filter(|q| q.channel == "depth").map(f).sum()

@@ -241,15 +241,6 @@ fn committed(group: &str, prefix: &str) -> i64 {
     got.elements().iter().map(|e| if let rdkafka::Offset::Offset(o) = e.offset() { o } else { 0 }).sum()
 }
 
-fn terminate(child: &mut ChildGuard) {
-    Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the writer did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Wait until the files under `prefix` hold `trades` trade rows (and `others` other rows).
 async fn wait_rows(bucket: &Bucket, prefix: &str, trades: usize, others: usize, log: &Path) -> (Vec<String>, Vec<Row>) {
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -326,7 +317,7 @@ async fn files_hold_every_record_once_through_kills_and_read_like_the_hot_table(
     let mut w = run.writer("parquet");
     let mut hot = run.writer("clickhouse");
     let (keys, rows) = wait_rows(&bucket, &folder, n as usize, 70, &run.log("parquet")).await;
-    terminate(&mut w);
+    w.terminate();
     assert_each_once(&rows, n, base);
     let log = std::fs::read_to_string(run.log("parquet")).unwrap();
     let runs = log.matches("Parquet writer running").count();
@@ -358,7 +349,7 @@ async fn files_hold_every_record_once_through_kills_and_read_like_the_hot_table(
         assert!(Instant::now() < deadline, "the rerun did not read everything");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    terminate(&mut again);
+    again.terminate();
     let log = std::fs::read_to_string(run.log("parquet")).unwrap();
     let last = log.lines().rfind(|l| l.contains("Parquet writer stopped")).unwrap();
     assert!(last.contains(&format!("skipped={}", n + 70)), "the rerun skipped every record: {last}");
@@ -378,7 +369,7 @@ async fn files_hold_every_record_once_through_kills_and_read_like_the_hot_table(
         assert!(Instant::now() < deadline, "hot table: {rows:?}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    terminate(&mut hot);
+    hot.terminate();
     let s3_url = format!("{}/{}/{}/trades/**/*.parquet", run.settings.s3.endpoint, run.settings.s3.bucket, run.prefix);
     let cols = "trade_id, toString(price) AS p, toString(size) AS s, toString(event_time) AS t, venue, instrument";
     let cold = ch
@@ -422,7 +413,7 @@ async fn an_s3_outage_delays_the_files_and_loses_nothing() {
     assert!(w.0.try_wait().unwrap().is_none(), "the writer waits for S3 instead of exiting");
     server.restart();
     let (_, rows) = wait_rows(&bucket, &folder, 3_000, 0, &run.log("parquet")).await;
-    terminate(&mut w);
+    w.terminate();
     assert_each_once(&rows, 3_000, base);
     let log = std::fs::read_to_string(run.log("parquet")).unwrap();
     assert!(log.contains("S3 upload failed") || log.contains("S3 listing failed"), "the outage was logged:\n{log}");

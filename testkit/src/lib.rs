@@ -137,6 +137,19 @@ pub fn settings_with_registry(stack: &Stack, listen_port: u16, topic: &str) -> P
 /// A child process killed (SIGKILL) when dropped.
 pub struct ChildGuard(pub std::process::Child);
 
+impl ChildGuard {
+    /// SIGTERM, then wait (up to a minute) for the process to finish what it holds and exit.
+    pub fn terminate(&mut self) {
+        let pid = self.0.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill is installed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.0.try_wait().expect("the child's status").is_none() {
+            assert!(std::time::Instant::now() < deadline, "process {pid} did not stop on SIGTERM");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -180,14 +180,3 @@ pub async fn scenario(name: &str, venue: &str, folder: &str, settings: &str, fau
     tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
     Some(Scenario { dir, prefix, rest, port, _ingest: ingest, _fake: fake, _one_at_a_time: serial })
 }
-
-/// Stop a process the way an operator does (SIGTERM) and wait until it has exited.
-pub fn terminate(child: &mut ChildGuard) {
-    let pid = child.0.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.0.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "process {pid} did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
