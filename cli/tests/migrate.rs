@@ -106,6 +106,28 @@ async fn migrate_creates_every_table_once() {
 }
 
 #[tokio::test]
+async fn the_hot_tables_keep_the_configured_days() {
+    let db = unique("twttl").replace('-', "_");
+    let settings = settings_file(&db, None);
+    let text = std::fs::read_to_string(&settings).unwrap().replace("hot_ttl_days: 7", "hot_ttl_days: 3");
+    std::fs::write(&settings, text).unwrap();
+    let out = migrate(&settings);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("trades keeps 3 days") && stdout.contains("book_tops keeps 3 days"), "{stdout}");
+    let ch = clickhouse(&db);
+    for table in ["trades", "reference_prices", "book_tops"] {
+        let rows = ch.query_rows(&format!("SHOW CREATE TABLE {table}")).await.unwrap();
+        let ddl = rows[0]["statement"].as_str().unwrap();
+        assert!(ddl.contains("toIntervalDay(3)"), "{table}: {ddl}");
+    }
+    // Unchanged on the next run.
+    let again = migrate(&settings);
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("keeps"), "{}", String::from_utf8_lossy(&again.stdout));
+    let _ = ch.execute(&format!("DROP DATABASE IF EXISTS `{db}`")).await;
+}
+
+#[tokio::test]
 async fn an_edited_migration_is_refused() {
     let db = unique("twe").replace('-', "_");
     let ddl = std::env::temp_dir().join(unique("tw-ddl"));

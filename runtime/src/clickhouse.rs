@@ -12,6 +12,8 @@ pub enum ClickHouseError {
     Refused { status: u16, message: String, statement: String },
     #[error("cannot read migrations from {path}: {source}")]
     ReadMigrations { path: PathBuf, source: std::io::Error },
+    #[error("clickhouse.hot_ttl_days must be at least 1 (it was 0)")]
+    ZeroTtl,
     #[error("migration {name} changed after it was applied (checksum {applied} then, {now} now); add a new migration file instead of editing an applied one")]
     Changed { name: String, applied: String, now: String },
 }
@@ -112,6 +114,36 @@ impl ClickHouse {
             done.push(m.name);
         }
         Ok(done)
+    }
+}
+
+/// The raw tables and the time column their TTL counts from.
+pub const HOT_TABLES: [(&str, &str); 3] =
+    [("trades", "event_time"), ("reference_prices", "event_time"), ("book_tops", "window_start")];
+
+impl ClickHouse {
+    /// Set the raw tables' TTL to `days` (`clickhouse.hot_ttl_days`) where it differs.
+    /// Returns the tables changed. The DDL files say 7 days; this is how a deployment keeps
+    /// more or less without editing them.
+    pub async fn apply_hot_ttl(&self, days: u32) -> Result<Vec<String>, ClickHouseError> {
+        if days == 0 {
+            return Err(ClickHouseError::ZeroTtl);
+        }
+        let mut changed = Vec::new();
+        for (table, column) in HOT_TABLES {
+            let rows = self
+                .query_rows(&format!(
+                    "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = '{table}'"
+                ))
+                .await?;
+            let Some(engine) = rows.first().and_then(|r| r["engine_full"].as_str()) else { continue };
+            if engine.contains(&format!("toIntervalDay({days})")) {
+                continue;
+            }
+            self.execute(&format!("ALTER TABLE {table} MODIFY TTL toDateTime({column}) + INTERVAL {days} DAY")).await?;
+            changed.push(table.to_string());
+        }
+        Ok(changed)
     }
 }
 

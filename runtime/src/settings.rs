@@ -56,6 +56,14 @@ pub struct ClickHouseSettings {
     pub user: String,
     #[serde(default)]
     pub password: String,
+    /// Days the raw tables (trades, reference_prices, book_tops) keep rows; `tickwatch
+    /// migrate` sets their TTL to it.
+    #[serde(default = "default_hot_ttl_days")]
+    pub hot_ttl_days: u32,
+}
+
+fn default_hot_ttl_days() -> u32 {
+    7
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,5 +10,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     for name in applied {
         println!("database {}: applied {name}", ch.database());
     }
+    for table in ch.apply_hot_ttl(settings.clickhouse.hot_ttl_days).await? {
+        println!("database {}: {table} keeps {} days", ch.database(), settings.clickhouse.hot_ttl_days);
+    }
     Ok(())
 }
