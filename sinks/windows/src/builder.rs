@@ -88,9 +88,10 @@ pub struct KlineBuilder {
     lateness_us: i64,
     horizon_us: i64,
     idle_us: i64,
-    /// venue → instrument → stream (looked up by `&str`, no key built per trade; a fast
-    /// hash, the keys being the configured venues and instruments).
-    streams: FastMap<String, FastMap<String, Stream>>,
+    /// instrument → its streams, one per venue (a handful): one hash lookup by `&str` per
+    /// trade, no key built, then a short scan by venue. A fast hash: the keys are the
+    /// configured instruments.
+    streams: FastMap<String, Vec<Stream>>,
     /// Offset ranges (lowest, highest) of windows no longer kept, while a replay from the
     /// committed offset could still reach into them.
     retired: Vec<(i64, i64)>,
@@ -124,23 +125,27 @@ impl KlineBuilder {
     pub fn on_trade(&mut self, t: &Trade, offset: i64, now_us: i64, out: &mut Vec<Output>) {
         self.stats.trades += 1;
         let n = self.intervals.len();
-        let venue = match self.streams.get_mut(t.venue.as_str()) {
+        let venues = match self.streams.get_mut(t.instrument.as_str()) {
             Some(v) => v,
-            None => self.streams.entry(t.venue.clone()).or_default(),
+            None => self.streams.entry(t.instrument.clone()).or_default(),
         };
-        let s = match venue.get_mut(t.instrument.as_str()) {
-            Some(s) => s,
-            None => venue.entry(t.instrument.clone()).or_insert_with(|| Stream {
-                venue: t.venue.clone(),
-                instrument: t.instrument.clone(),
-                max_event_us: i64::MIN,
-                watermark_us: i64::MIN,
-                last_arrival_us: now_us,
-                slots: (0..n).map(|_| Vec::new()).collect(),
-                pending: vec![0; n],
-                seen: SeenIds::default(),
-            }),
+        let at = match venues.iter().position(|s| s.venue == t.venue) {
+            Some(at) => at,
+            None => {
+                venues.push(Stream {
+                    venue: t.venue.clone(),
+                    instrument: t.instrument.clone(),
+                    max_event_us: i64::MIN,
+                    watermark_us: i64::MIN,
+                    last_arrival_us: now_us,
+                    slots: (0..n).map(|_| Vec::new()).collect(),
+                    pending: vec![0; n],
+                    seen: SeenIds::default(),
+                });
+                venues.len() - 1
+            }
         };
+        let s = &mut venues[at];
         s.last_arrival_us = now_us;
         let id = TradeId::new(&t.trade_id);
         if s.seen.insert(&id, t.event_time_us) {
@@ -186,9 +191,9 @@ impl KlineBuilder {
     /// time (not set to the wall clock: a replay of old trades must not see its windows closed
     /// by today's date).
     pub fn tick(&mut self, now_us: i64, caught_up: bool, out: &mut Vec<Output>) {
-        let newest = self.streams.values().flat_map(|v| v.values()).map(|s| s.max_event_us).max();
+        let newest = self.streams.values().flat_map(|v| v.iter()).map(|s| s.max_event_us).max();
         let Some(newest) = newest else { return };
-        for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
+        for s in self.streams.values_mut().flat_map(|v| v.iter_mut()) {
             let mut clock = s.max_event_us.max(newest.saturating_sub(self.idle_us));
             let quiet = now_us - s.last_arrival_us;
             if caught_up && quiet >= self.idle_us {
@@ -207,7 +212,7 @@ impl KlineBuilder {
     /// whose windows interleave), so a bar emitted again is the same bar. None: nothing is
     /// needed (commit past the last offset read).
     pub fn needed_offset(&mut self) -> Option<i64> {
-        let slots = self.streams.values().flat_map(|v| v.values()).flat_map(|s| s.slots.iter().flatten());
+        let slots = self.streams.values().flat_map(|v| v.iter()).flat_map(|s| s.slots.iter().flatten());
         let Some(mut at) = slots.map(|s| s.min_offset).min() else {
             self.retired.clear();
             return None;
@@ -221,7 +226,7 @@ impl KlineBuilder {
 
     /// The end of the input (a replay, a backfill): close every window.
     pub fn finish(&mut self, now_us: i64, out: &mut Vec<Output>) {
-        for s in self.streams.values_mut().flat_map(|v| v.values_mut()) {
+        for s in self.streams.values_mut().flat_map(|v| v.iter_mut()) {
             let ctx = Ctx { intervals: &self.intervals, rolled: self.rolled, now_us };
             advance(s, &ctx, i64::MAX, self.horizon_us, out, &mut self.retired, &mut self.stats);
         }
