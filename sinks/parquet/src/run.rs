@@ -172,6 +172,8 @@ pub fn run(
             if !store_files(&mut state, &due, &bucket, &consumer, sink, &runtime, stop)? {
                 return Ok(());
             }
+            // A stored file moves its partition's commit on, even with nothing new read.
+            dirty |= !due.is_empty();
             if dirty {
                 commit(&consumer, &state);
                 dirty = false;
