@@ -4,11 +4,13 @@
 
 use crate::registry_client::{RegistryClient, RegistryError};
 use apache_avro::Schema;
+use rdkafka::message::Message;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
-use tickwatch_model::{wire, AvroRecord};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tickwatch_model::{wire, AvroRecord, QuarantineRecord};
 
 /// How a record written with one schema id is read.
 enum Reading {
@@ -69,5 +71,24 @@ fn fetch(id: u32, registry: &RegistryClient, runtime: &tokio::runtime::Handle) -
                 std::thread::sleep(Duration::from_secs(1));
             }
         }
+    }
+}
+
+/// The quarantine record of a consumed message a stage refuses: its place, original key and
+/// bytes, the reason and the stage's `rule`, stamped now. Venue and instrument are left for
+/// the caller, who knows them when the record could be read.
+pub fn quarantined(msg: &impl Message, reason: &str, rule: &str, detail: String) -> QuarantineRecord {
+    QuarantineRecord {
+        source_topic: msg.topic().into(),
+        source_partition: msg.partition(),
+        source_offset: msg.offset(),
+        original_key: msg.key().map(<[u8]>::to_vec),
+        original_value: msg.payload().unwrap_or_default().to_vec(),
+        reason: reason.into(),
+        rule: rule.into(),
+        detail,
+        venue: None,
+        instrument: None,
+        quarantined_at_us: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64),
     }
 }

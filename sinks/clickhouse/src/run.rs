@@ -13,9 +13,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tickwatch_model::QuarantineRecord;
 use tickwatch_runtime::broker::{self, BrokerError};
+use tickwatch_runtime::decoder;
 use tickwatch_runtime::outage::Outage;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::settings::{BrokerSettings, ClickHouseSettings};
@@ -49,10 +50,6 @@ pub fn client(settings: &ClickHouseSettings) -> Client {
         .with_database(&settings.database)
         .with_user(&settings.user)
         .with_password(&settings.password)
-}
-
-fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Everything consumed since the last commit.
@@ -117,19 +114,7 @@ pub fn run(
             let batch = &mut waiting.batches[table_of[topic]];
             if let Err(why) = batch.push(payload, registry, &runtime) {
                 tracing::warn!(topic, partition, offset, table = batch.table(), reason = %why, "record refused; kept in the quarantine table");
-                waiting.refused.keep(QuarantineRecord {
-                    source_topic: topic.into(),
-                    source_partition: partition,
-                    source_offset: offset,
-                    original_key: msg.key().map(<[u8]>::to_vec),
-                    original_value: payload.to_vec(),
-                    reason: "undecodable".into(),
-                    rule: "clickhouse-sink".into(),
-                    detail: why,
-                    venue: None,
-                    instrument: None,
-                    quarantined_at_us: now_us(),
-                });
+                waiting.refused.keep(decoder::quarantined(&msg, "undecodable", "clickhouse-sink", why));
             }
             waiting.positions.insert((topic.to_string(), partition), offset + 1);
             waiting.rows += 1;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickwatch_model::{AvroRecord, BookTop, BookUpdate, QuarantineRecord};
 use tickwatch_runtime::broker::{self, ReliableProducer};
-use tickwatch_runtime::decoder::RecordDecoder;
+use tickwatch_runtime::decoder::{self, RecordDecoder};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
 
@@ -41,7 +41,7 @@ pub fn run(
     let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
     consumer.subscribe(&[&input])?;
     let producer = Arc::new(ReliableProducer::new(settings)?);
-    let mut decoder = RecordDecoder::<BookUpdate>::default();
+    let mut updates = RecordDecoder::<BookUpdate>::default();
     let mut builders: HashMap<i32, (BookTopBuilder, i64)> = HashMap::new();
     tracing::info!(input, intervals = ?cfg.windows.intervals, levels = cfg.windows.book_levels, "book window worker running");
     let mut out = Vec::new();
@@ -61,22 +61,10 @@ pub fn run(
             let entry =
                 builders.entry(partition).or_insert_with(|| (BookTopBuilder::new(&cfg.windows).expect("checked"), -1));
             entry.1 = offset;
-            match decoder.decode(payload, registry, &runtime) {
+            match updates.decode(payload, registry, &runtime) {
                 Ok(update) => entry.0.on_update(&update, offset, now_us(), &mut out),
                 Err(why) => {
-                    let q = QuarantineRecord {
-                        source_topic: input.clone(),
-                        source_partition: partition,
-                        source_offset: offset,
-                        original_key: msg.key().map(<[u8]>::to_vec),
-                        original_value: payload.to_vec(),
-                        reason: "undecodable".into(),
-                        rule: "book-windows".into(),
-                        detail: why,
-                        venue: None,
-                        instrument: None,
-                        quarantined_at_us: now_us(),
-                    };
+                    let q = decoder::quarantined(&msg, "undecodable", "book-windows", why);
                     produced.push((
                         quarantine.clone(),
                         msg.key().unwrap_or_default().to_vec(),

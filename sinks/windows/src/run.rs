@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{wire, AvroRecord, Kline, QuarantineRecord, Trade};
 use tickwatch_runtime::broker::{self, BrokerError, ReliableProducer};
-use tickwatch_runtime::decoder::RecordDecoder;
+use tickwatch_runtime::decoder::{self, RecordDecoder};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
 
@@ -75,7 +75,7 @@ pub fn run(
     let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
     consumer.subscribe(&[&input])?;
     let producer = Arc::new(ReliableProducer::new(settings)?);
-    let mut decoder = RecordDecoder::<Trade>::default();
+    let mut trades = RecordDecoder::<Trade>::default();
     // Per assigned partition: its builder and the last offset read.
     let mut builders: HashMap<i32, (KlineBuilder, i64)> = HashMap::new();
     tracing::info!(input, intervals = ?cfg.windows.intervals, group = %cfg.group, "window worker running");
@@ -99,11 +99,11 @@ pub fn run(
             let entry =
                 builders.entry(partition).or_insert_with(|| (KlineBuilder::new(&cfg.windows).expect("checked"), -1));
             entry.1 = offset;
-            let trade = match decoder.decode(payload, registry, &runtime) {
+            let trade = match trades.decode(payload, registry, &runtime) {
                 Ok(t) => t,
                 Err(why) => {
                     // The transforms only write valid trades; anything else is kept, not lost.
-                    let q = quarantined(&input, partition, offset, msg.key(), payload, "undecodable", &why, None);
+                    let q = decoder::quarantined(&msg, "undecodable", "windows", why);
                     produced.push((
                         quarantine.clone(),
                         msg.key().unwrap_or_default().to_vec(),
@@ -119,7 +119,11 @@ pub fn run(
                         "event time {} µs is beyond the correction horizon behind the watermark {} µs",
                         trade.event_time_us, watermark_us
                     );
-                    let q = quarantined(&input, partition, offset, msg.key(), payload, "late", &why, Some(trade));
+                    let q = QuarantineRecord {
+                        venue: Some(trade.venue.clone()),
+                        instrument: Some(trade.instrument.clone()),
+                        ..decoder::quarantined(&msg, "late", "windows", why)
+                    };
                     produced.push((
                         quarantine.clone(),
                         trade.instrument.as_bytes().to_vec(),
@@ -196,31 +200,5 @@ fn output(o: Output, prefix: &str, ids: &Ids) -> Option<Produced> {
             None
         }
         Output::Late { .. } => None,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn quarantined(
-    topic: &str,
-    partition: i32,
-    offset: i64,
-    key: Option<&[u8]>,
-    value: &[u8],
-    reason: &str,
-    detail: &str,
-    trade: Option<&Trade>,
-) -> QuarantineRecord {
-    QuarantineRecord {
-        source_topic: topic.into(),
-        source_partition: partition,
-        source_offset: offset,
-        original_key: key.map(<[u8]>::to_vec),
-        original_value: value.to_vec(),
-        reason: reason.into(),
-        rule: "windows".into(),
-        detail: detail.into(),
-        venue: trade.map(|t| t.venue.clone()),
-        instrument: trade.map(|t| t.instrument.clone()),
-        quarantined_at_us: now_us(),
     }
 }
