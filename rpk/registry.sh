@@ -46,3 +46,7 @@ rpk registry compatibility-level set alerts-value --level BACKWARD
 rpk registry schema create alerts-value --schema schemas/avro/alert.avsc --type avro
 rpk registry compatibility-level set dq.minute-value --level BACKWARD
 rpk registry schema create dq.minute-value --schema schemas/avro/quality_minute.avsc --type avro
+rpk registry compatibility-level set signals-value --level BACKWARD
+rpk registry schema create signals-value --schema schemas/avro/signal.avsc --type avro
+rpk registry compatibility-level set price.smooth-value --level BACKWARD
+rpk registry schema create price.smooth-value --schema schemas/avro/smooth_price.avsc --type avro

@@ -33,4 +33,6 @@ create book.5s -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c c
 create book.1m -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
 create alerts -p 1 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
 create dq.minute -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
+create signals -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=604800000 -c compression.type=zstd
+create price.smooth -p 3 -r 1 -c cleanup.policy=delete -c retention.ms=2592000000 -c compression.type=zstd
 create _schemas -p 1 -r 1 -c cleanup.policy=compact -c retention.ms=-1 -c compression.type=zstd

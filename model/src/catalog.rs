@@ -36,6 +36,8 @@ pub const SCHEMAS: &[SchemaEntry] = entries![
     Alert,
     QuarantineRecord,
     QualityMinute,
+    Signal,
+    SmoothPrice,
 ];
 
 /// The schema entry for a record name.

@@ -323,6 +323,34 @@ fn alert_quarantine_quality_round_trip() {
 }
 
 #[test]
+fn signal_and_smooth_price_round_trip() {
+    round_trip(&Signal {
+        kind: "spread".into(),
+        venue: "binance".into(),
+        venue_b: Some("okx".into()),
+        instrument: "BTC-USDT".into(),
+        channel: None,
+        interval: None,
+        value: -12.25,
+        unit: "bps".into(),
+        at_us: 1_764_000_000_000_000,
+        emitted_at_us: 1_764_000_000_100_000,
+    });
+    let v = round_trip(&SmoothPrice {
+        instrument: "BTC-USDT".into(),
+        tick_us: 1_764_000_001_000_000,
+        price: dec("100.123456789012345678"),
+        target: dec("101"),
+        state: SmoothState::Ramping,
+        ramp_end_us: Some(1_764_000_060_000_000),
+        sources: 2,
+        version: 7,
+        emitted_at_us: 1_764_000_001_000_100,
+    });
+    assert_eq!(decimal_of(field(&v, "price")).to_string(), "100.123456789012345678");
+}
+
+#[test]
 fn old_reader_reads_new_writer_and_new_reader_reads_old_writer() {
     // A newer Trade writer schema with one more optional field.
     let mut json: serde_json::Value = serde_json::from_str(Trade::SCHEMA_JSON).unwrap();

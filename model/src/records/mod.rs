@@ -8,6 +8,7 @@ mod kline;
 mod quality;
 mod quarantine;
 mod reference;
+mod signal;
 mod trade;
 
 pub use alert::{Alert, AlertSeverity, AlertState};
@@ -18,4 +19,5 @@ pub use kline::{Kline, KlineVerification};
 pub use quality::QualityMinute;
 pub use quarantine::QuarantineRecord;
 pub use reference::{RawReferencePrice, ReferencePrice};
+pub use signal::{Signal, SmoothPrice, SmoothState};
 pub use trade::{RawTrade, TakerSide, Trade};
