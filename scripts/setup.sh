@@ -39,6 +39,12 @@ if [ ! -x "$TANSU_BIN" ] || [ ! -x "$NOIDA_BIN" ] || ! "$VENV/bin/python" -c 'im
     log "pip: installing $TANSU_PIP $NOIDA_PIP $SR_CLIENT_PIP"
     "$VENV/bin/pip" install -q --disable-pip-version-check "$TANSU_PIP" "$NOIDA_PIP" "$SR_CLIENT_PIP"
 fi
+# The SMTP server the e-mail notifier's tests deliver to (alerts/tests/notifiers.rs).
+SMTPD_PIP="aiosmtpd==1.4.6"
+if ! "$VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+    log "pip: installing $SMTPD_PIP"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$SMTPD_PIP"
+fi
 
 if [ ! -f "$CHDB_LIB" ]; then
     log "npm: fetching $CHDB_NPM (~180 MB download, 566 MB unpacked)"

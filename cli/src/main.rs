@@ -67,6 +67,16 @@ enum Command {
         #[command(subcommand)]
         action: commands::windows::WindowsAction,
     },
+    /// Signals for the alert rules: spreads, divergence, PriceSmooth, EMA, data quality.
+    Analytics {
+        #[command(subcommand)]
+        action: commands::analytics::AnalyticsAction,
+    },
+    /// The alert rule engine, the notifier, silences and rule checks.
+    Alerts {
+        #[command(subcommand)]
+        action: commands::alerts::AlertsAction,
+    },
     /// Writers that take topics out of the broker: ClickHouse hot tables.
     Sink {
         #[command(subcommand)]
@@ -139,6 +149,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Windows { action } => {
             let settings = load_settings(&cli.config)?;
             commands::windows::run(&settings, action).await
+        }
+        Command::Analytics { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::analytics::run(&settings, action).await
+        }
+        Command::Alerts { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::alerts::run(&settings, action).await
         }
         Command::Sink { action } => {
             let settings = load_settings(&cli.config)?;

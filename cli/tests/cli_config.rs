@@ -23,7 +23,7 @@ fn help_lists_the_subcommands() {
 fn the_shipped_configuration_checks_out() {
     let out = tickwatch(&["check"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (22 topics, 4 venues"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok (24 topics, 4 venues"));
 }
 
 fn broken(replace: &str, with: &str) -> (Option<i32>, String) {

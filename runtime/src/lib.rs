@@ -7,8 +7,10 @@ pub mod clickhouse;
 pub mod config_error;
 pub mod decoder;
 pub mod outage;
+pub mod produce;
 pub mod registry_client;
 pub mod settings;
+pub mod state;
 pub mod topics;
 pub mod venues;
 

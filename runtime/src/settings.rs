@@ -114,6 +114,20 @@ pub struct FileSettings {
     /// The ClickHouse and Parquet writers' settings.
     #[serde(default = "default_sinks_file")]
     pub sinks: PathBuf,
+    /// The analytics worker's settings (spreads, divergence, PriceSmooth, EMA, quality).
+    #[serde(default = "default_analytics_file")]
+    pub analytics: PathBuf,
+    /// The alert rules and notifiers.
+    #[serde(default = "default_alerts_file")]
+    pub alerts: PathBuf,
+}
+
+fn default_analytics_file() -> PathBuf {
+    "config/analytics.yaml".into()
+}
+
+fn default_alerts_file() -> PathBuf {
+    "config/alerts.yaml".into()
 }
 
 fn default_windows_file() -> PathBuf {
@@ -133,6 +147,8 @@ impl Default for FileSettings {
             clickhouse_ddl: "schemas/clickhouse".into(),
             windows: default_windows_file(),
             sinks: default_sinks_file(),
+            analytics: default_analytics_file(),
+            alerts: default_alerts_file(),
         }
     }
 }

@@ -10,14 +10,17 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let symbols = tickwatch_runtime::venues::load_symbols(&settings.files.symbols)?;
     let windows = super::windows::load(&settings.files.windows)?;
     let sinks = super::sink::load(&settings.files.sinks)?;
+    tickwatch_sink_analytics::config::AnalyticsConfig::load(&settings.files.analytics)?;
+    let rules = tickwatch_alerts::rules::AlertsFile::load(&settings.files.alerts)?;
     println!(
-        "{}: ok ({} topics, {} venues, {} symbol aliases, {} window intervals, {} topics to ClickHouse)",
+        "{}: ok ({} topics, {} venues, {} symbol aliases, {} window intervals, {} topics to ClickHouse, {} alert rules)",
         config.display(),
         topics.0.len(),
         venues.venues.len(),
         symbols.aliases.len(),
         windows.intervals.len(),
-        sinks.clickhouse.topics.len()
+        sinks.clickhouse.topics.len(),
+        rules.rules.len()
     );
     Ok(())
 }

@@ -1,3 +1,5 @@
+pub mod alerts;
+pub mod analytics;
 pub mod book;
 pub mod chdb;
 pub mod check;

@@ -6,7 +6,9 @@ use crate::rows::HotTable;
 use clickhouse::Client;
 use std::future::Future;
 use std::pin::Pin;
-use tickwatch_model::{Alert, BookTop, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Trade};
+use tickwatch_model::{
+    Alert, BookTop, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Signal, SmoothPrice, Trade,
+};
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::registry_client::RegistryClient;
 
@@ -99,5 +101,7 @@ pub fn batch_for(kind: TableKind) -> Box<dyn TableBatch> {
         TableKind::Quarantine => Box::new(Pending::<QuarantineRecord>::default()),
         TableKind::Alerts => Box::new(Pending::<Alert>::default()),
         TableKind::Quality => Box::new(Pending::<QualityMinute>::default()),
+        TableKind::Signals => Box::new(Pending::<Signal>::default()),
+        TableKind::Smooth => Box::new(Pending::<SmoothPrice>::default()),
     }
 }

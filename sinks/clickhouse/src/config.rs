@@ -13,17 +13,21 @@ pub enum TableKind {
     Quarantine,
     Alerts,
     Quality,
+    Signals,
+    Smooth,
 }
 
 impl TableKind {
     /// The table for a topic name (without any prefix): `trades`, `reference`, `kline.<i>`,
-    /// `book.<i>`, `<stage>.quarantine`, `alerts`, `dq.minute`.
+    /// `book.<i>`, `<stage>.quarantine`, `alerts`, `dq.minute`, `signals`, `price.smooth`.
     pub fn for_topic(topic: &str) -> Option<TableKind> {
         Some(match topic {
             "trades" => TableKind::Trades,
             "reference" => TableKind::Reference,
             "alerts" => TableKind::Alerts,
             "dq.minute" => TableKind::Quality,
+            "signals" => TableKind::Signals,
+            "price.smooth" => TableKind::Smooth,
             t if t.starts_with("kline.") => TableKind::Klines,
             t if t.starts_with("book.") => TableKind::BookTops,
             t if t.ends_with(".quarantine") => TableKind::Quarantine,
@@ -34,7 +38,7 @@ impl TableKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "topic `{0}` has no hot table: write trades, reference, kline.<interval>, book.<interval>, <stage>.quarantine, alerts or dq.minute"
+    "topic `{0}` has no hot table: write trades, reference, kline.<interval>, book.<interval>, <stage>.quarantine, alerts, dq.minute, signals or price.smooth"
 )]
 pub struct UnknownTopic(pub String);
 
@@ -74,6 +78,8 @@ fn default_topics() -> Vec<String> {
         "trades.quarantine",
         "alerts",
         "dq.minute",
+        "signals",
+        "price.smooth",
     ]
     .map(String::from)
     .to_vec()

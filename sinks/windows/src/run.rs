@@ -12,10 +12,11 @@ use rdkafka::message::Message;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tickwatch_model::{wire, AvroRecord, Kline, QuarantineRecord, Trade};
+use std::time::{Duration, Instant};
+use tickwatch_model::{AvroRecord, Kline, QuarantineRecord, Trade};
 use tickwatch_runtime::broker::{self, BrokerError, ReliableProducer};
 use tickwatch_runtime::decoder::{self, RecordDecoder};
+pub(crate) use tickwatch_runtime::produce::{framed, now_us, send_all, Produced};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
 
@@ -39,13 +40,6 @@ pub struct WorkerConfig {
     pub group: String,
     pub windows: WindowConfig,
 }
-
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
-}
-
-/// What a batch produces: topic, key, framed value.
-pub(crate) type Produced = (String, Vec<u8>, Vec<u8>);
 
 struct Ids {
     kline: HashMap<String, u32>,
@@ -161,32 +155,6 @@ fn commit(
         .collect();
     broker::commit_positions(consumer, positions.into_iter().map(|(p, o)| (input, p, o)));
     Ok(())
-}
-
-/// Produce every record and wait for every acknowledgement.
-pub(crate) fn send_all(
-    producer: &Arc<ReliableProducer>,
-    runtime: &tokio::runtime::Handle,
-    produced: Vec<Produced>,
-) -> Result<(), BrokerError> {
-    runtime.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for (topic, key, value) in produced {
-            let producer = producer.clone();
-            set.spawn(async move { producer.send(&topic, None, &key, Some(&value)).await });
-        }
-        while let Some(done) = set.join_next().await {
-            done.expect("send task does not panic")?;
-        }
-        Ok(())
-    })
-}
-
-pub(crate) fn framed<T: AvroRecord>(id: u32, record: &T) -> Vec<u8> {
-    let mut value = Vec::with_capacity(256);
-    wire::write_header(id, &mut value);
-    record.write_avro(&mut value).expect("the direct codec cannot fail");
-    value
 }
 
 fn output(o: Output, prefix: &str, ids: &Ids) -> Option<Produced> {
