@@ -75,7 +75,15 @@ pub fn run(
         let mut alerts = Vec::new();
         while read.len() < 5_000 && Instant::now() < deadline {
             let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
-            let msg = msg?;
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) if broker::transient(&e) => {
+                    tracing::warn!(error = %e, "alert engine: waiting for the broker");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             read.insert(msg.partition(), msg.offset());
             match signals.decode(msg.payload().unwrap_or_default(), registry, &runtime) {
                 Ok(s) => alerts.extend(engine.on_signal(&s)),

@@ -55,7 +55,15 @@ pub fn run(
         let mut read: BTreeMap<i32, i64> = BTreeMap::new();
         while read.len() < 1_000 && Instant::now() < deadline {
             let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
-            let msg = msg?;
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) if broker::transient(&e) => {
+                    tracing::warn!(error = %e, "notifier: waiting for the broker");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             read.insert(msg.partition(), msg.offset());
             match alerts.decode(msg.payload().unwrap_or_default(), registry, &runtime) {
                 Ok(a) => dispatcher.on_alert(&cfg.rules, a, now_us()),
@@ -72,7 +80,13 @@ pub fn run(
             silences_read = Instant::now();
         }
         for out in dispatcher.due(timing, &silences, now_us()) {
-            let only = channel_names(&out.channels);
+            // A rule's channels that are not configured are left out (default: all channels).
+            let configured = channels.configured();
+            let only: Vec<ChannelName> =
+                channel_names(&out.channels).into_iter().filter(|c| configured.contains(c)).collect();
+            if only.is_empty() {
+                continue;
+            }
             let channels = channels.clone();
             tracing::info!(group = %out.notification.group, alerts = out.notification.alerts.len(), channels = ?only, "notifying");
             sending.spawn_on(

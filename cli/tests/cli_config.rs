@@ -118,3 +118,21 @@ fn a_broken_sinks_file_is_named_and_exits_2() {
     assert!(err.contains("batch_rowz") && err.contains(&sinks.display().to_string()), "{err}");
     std::fs::remove_file(sinks).ok();
 }
+
+#[test]
+fn a_bad_silence_factor_is_named_and_exits_2() {
+    let text = std::fs::read_to_string(repo_root().join("config/exchanges.yaml")).unwrap();
+    let exchanges = std::env::temp_dir().join(format!("{}-exchanges.yaml", unique("tw-bad")));
+    for factor in ["0", "-2"] {
+        let bad = text.replacen(
+            "    rotate_after: 23h\n",
+            &format!("    rotate_after: 23h\n    silence: {{factor: {factor}}}\n"),
+            1,
+        );
+        std::fs::write(&exchanges, bad).unwrap();
+        let (code, err) = broken("exchanges: config/exchanges.yaml", &format!("exchanges: {}", exchanges.display()));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("field `venues.binance.silence.factor`") && err.contains("at least 1"), "{err}");
+    }
+    std::fs::remove_file(exchanges).ok();
+}

@@ -110,7 +110,6 @@ impl Synthetic {
     /// Write the market as a recording folder of `venue` (binance, binance-usdm, okx,
     /// bybit) into `dir`; returns the venue symbols.
     pub fn write(&self, venue: &str, dir: &Path) -> std::io::Result<Vec<String>> {
-        std::fs::create_dir_all(dir)?;
         let (starts, events) = self.events();
         let symbols: Vec<String> = (0..self.instruments)
             .map(|i| match venue {
@@ -118,22 +117,37 @@ impl Synthetic {
                 _ => format!("SYN{i}USDT"),
             })
             .collect();
-        match venue {
-            "okx" => std::fs::write(dir.join("ws_public_recording.jsonl"), okx(&symbols, &starts, &events))?,
-            "bybit" => std::fs::write(dir.join("orderbook_500_synthetic.jsonl"), bybit(&symbols, &starts, &events))?,
-            _ => {
-                let usdm = venue == "binance-usdm";
-                std::fs::write(dir.join("ws_combined_stream_recording.jsonl"), binance(usdm, &symbols, &events))?;
-                for (s, start) in symbols.iter().zip(&starts) {
-                    let snap = serde_json::json!({"lastUpdateId": 0, "bids": start.bids, "asks": start.asks});
-                    std::fs::write(dir.join(format!("rest_depth_snapshot_{s}.json")), snap.to_string())?;
-                }
-                let info = serde_json::json!({"symbols": symbols.iter().map(|s| serde_json::json!({"symbol": s})).collect::<Vec<_>>()});
-                std::fs::write(dir.join("rest_exchangeInfo.json"), info.to_string())?;
-            }
-        }
+        write_recording(venue, dir, &symbols, &starts, &events)?;
         Ok(symbols)
     }
+}
+
+/// Write `events` over `symbols` (instrument `i` is `symbols[i]`, starting from `starts[i]`)
+/// as a recording folder of `venue` in `dir`: what the fake serves. Scripted markets (the
+/// alert scenarios) use it as the seeded one does.
+pub fn write_recording(
+    venue: &str,
+    dir: &Path,
+    symbols: &[String],
+    starts: &[Start],
+    events: &[Event],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    match venue {
+        "okx" => std::fs::write(dir.join("ws_public_recording.jsonl"), okx(symbols, starts, events))?,
+        "bybit" => std::fs::write(dir.join("orderbook_500_synthetic.jsonl"), bybit(symbols, starts, events))?,
+        _ => {
+            let usdm = venue == "binance-usdm";
+            std::fs::write(dir.join("ws_combined_stream_recording.jsonl"), binance(usdm, symbols, events))?;
+            for (s, start) in symbols.iter().zip(starts) {
+                let snap = serde_json::json!({"lastUpdateId": 0, "bids": start.bids, "asks": start.asks});
+                std::fs::write(dir.join(format!("rest_depth_snapshot_{s}.json")), snap.to_string())?;
+            }
+            let info = serde_json::json!({"symbols": symbols.iter().map(|s| serde_json::json!({"symbol": s})).collect::<Vec<_>>()});
+            std::fs::write(dir.join("rest_exchangeInfo.json"), info.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

@@ -12,3 +12,4 @@ pub mod publish;
 pub mod quality;
 pub mod replay;
 pub mod session;
+pub mod silence;

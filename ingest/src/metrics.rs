@@ -1,7 +1,8 @@
 //! The ingestors' Prometheus metrics: messages in per venue, instrument and channel,
 //! reconnects by reason, sequence gaps and resyncs, REST book checks, garbage frames by kind,
-//! and two histograms: the source lag (receive time − venue event time) and the time a book
-//! takes to resync (from the disconnect or break to the snapshot applied).
+//! silences of single streams, and two histograms: the source lag (receive time − venue event
+//! time) and the time a book takes to resync (from the disconnect or break to the snapshot
+//! applied).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -48,6 +49,7 @@ struct Inner {
     resyncs: BTreeMap<(String, String), u64>,
     checks: BTreeMap<(String, String, String), u64>,
     garbage: BTreeMap<(String, String), u64>,
+    silences: BTreeMap<(String, String, String), u64>,
     published: BTreeMap<String, u64>,
     publish_errors: u64,
     /// Per venue.
@@ -98,6 +100,11 @@ impl IngestMetrics {
 
     pub fn garbage(&self, venue: &str, kind: &str) {
         bump(&mut self.0.lock().expect("metrics lock").garbage, (venue.into(), kind.into()));
+    }
+
+    /// A stream went silent while its connection stayed open (see `crate::silence`).
+    pub fn silence_started(&self, venue: &str, instrument: &str, channel: &str) {
+        bump(&mut self.0.lock().expect("metrics lock").silences, (venue.into(), instrument.into(), channel.into()));
     }
 
     pub fn published(&self, topic: &str) {
@@ -162,6 +169,14 @@ impl IngestMetrics {
             "ws_garbage_frames_total",
             "Frames that were not usable market data, per venue and kind.",
             m.garbage.iter().map(|((v, k), n)| (format!("venue=\"{v}\",kind=\"{k}\""), *n)).collect(),
+        );
+        family(
+            "stream_silences_total",
+            "Silences started: a stream quiet far longer than its usual interval, its connection open; per venue, instrument and channel.",
+            m.silences
+                .iter()
+                .map(|((v, i, c), n)| (format!("venue=\"{v}\",instrument=\"{i}\",channel=\"{c}\""), *n))
+                .collect(),
         );
         family(
             "ingest_published_total",

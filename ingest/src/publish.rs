@@ -1,6 +1,8 @@
 //! Raw records to the raw topics: Avro in the Confluent wire format with the registry's ids,
-//! key = venue symbol, through an idempotent zstd producer. One task sends everything in
-//! arrival order (order matters for book deltas) and keeps many sends in flight.
+//! key = venue symbol, through an idempotent zstd producer; also the ingestor's own
+//! data-quality minutes (`dq.minute`) and stream silences (`signals`), key = instrument. One
+//! task sends everything in arrival order (order matters for book deltas) and keeps many
+//! sends in flight.
 
 use crate::frame::RawRecord;
 use crate::metrics::IngestMetrics;
@@ -9,7 +11,7 @@ use rdkafka::producer::FutureRecord;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferencePrice, RawTrade};
+use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferencePrice, RawTrade, Signal};
 use tickwatch_runtime::broker::{BrokerError, ReliableProducer};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
@@ -19,6 +21,7 @@ pub const TRADES: &str = "raw.trades";
 pub const DEPTH: &str = "raw.depth";
 pub const REFERENCE: &str = "raw.reference";
 pub const QUALITY: &str = "dq.minute";
+pub const SIGNALS: &str = "signals";
 /// The record header carrying [`RawRecord::dedup_key`].
 pub const DEDUP_HEADER: &str = "dedup_key";
 
@@ -31,10 +34,11 @@ pub enum PublishError {
 }
 
 /// Where the raw records go; `prefix` is prepended to every topic (tests run side by side).
-/// What the sender takes: a raw record, or a data-quality minute for `dq.minute`.
+/// What the sender takes: a raw record, a data-quality minute for `dq.minute`, or a signal.
 enum Outgoing {
     Raw(RawRecord),
     Quality(QualityMinute),
+    Signal(Signal),
 }
 
 #[derive(Clone)]
@@ -53,6 +57,7 @@ struct Ids {
     depth: u32,
     reference: u32,
     quality: u32,
+    signals: u32,
 }
 
 impl Publisher {
@@ -69,6 +74,7 @@ impl Publisher {
             depth: registry.register(&subject(DEPTH), RawBookUpdate::SCHEMA_JSON).await?,
             reference: registry.register(&subject(REFERENCE), RawReferencePrice::SCHEMA_JSON).await?,
             quality: registry.register(&subject(QUALITY), QualityMinute::SCHEMA_JSON).await?,
+            signals: registry.register(&subject(SIGNALS), Signal::SCHEMA_JSON).await?,
         };
         let producer = Arc::new(ReliableProducer::new(broker)?);
         // Bounded: a broker slower than the venue slows the readers instead of filling memory.
@@ -91,6 +97,11 @@ impl Publisher {
     /// Queue a data-quality minute (topic `dq.minute`, key = instrument).
     pub async fn publish_quality(&self, row: QualityMinute) {
         self.queue(Outgoing::Quality(row)).await
+    }
+
+    /// Queue a signal (topic `signals`, key = instrument).
+    pub async fn publish_signal(&self, signal: Signal) {
+        self.queue(Outgoing::Signal(signal)).await
     }
 
     async fn queue(&self, item: Outgoing) {
@@ -125,6 +136,7 @@ async fn send_loop(
             Outgoing::Raw(RawRecord::Book(_)) => (DEPTH, ids.depth),
             Outgoing::Raw(RawRecord::Reference(_)) => (REFERENCE, ids.reference),
             Outgoing::Quality(_) => (QUALITY, ids.quality),
+            Outgoing::Signal(_) => (SIGNALS, ids.signals),
         };
         let mut value = Vec::with_capacity(256);
         wire::write_header(id, &mut value);
@@ -133,6 +145,7 @@ async fn send_loop(
             Outgoing::Raw(RawRecord::Book(r)) => r.write_avro(&mut value),
             Outgoing::Raw(RawRecord::Reference(r)) => r.write_avro(&mut value),
             Outgoing::Quality(r) => r.write_avro(&mut value),
+            Outgoing::Signal(r) => r.write_avro(&mut value),
         };
         encoded.expect("the direct codec cannot fail");
         let (key, dedup) = match &item {
@@ -141,27 +154,41 @@ async fn send_loop(
                 q.instrument.as_bytes().to_vec(),
                 format!("{}|{}|{}|{}", q.venue, q.instrument, q.channel, q.minute_us).into_bytes(),
             ),
+            Outgoing::Signal(s) => (
+                s.instrument.as_bytes().to_vec(),
+                format!("{}|{}|{}|{}|{}", s.kind, s.venue, s.instrument, s.channel.as_deref().unwrap_or(""), s.at_us)
+                    .into_bytes(),
+            ),
         };
+        // A resent signal cannot disorder a book (it shares no partition with raw.depth), so
+        // it does not make the connectors rebuild their books.
+        let counts_as_resend = !matches!(item, Outgoing::Signal(_));
         let topic = format!("{prefix}{topic}");
         let headers = OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(&dedup) });
         // Enqueued here, in order; the acknowledgement is awaited in the background.
         let delivery =
             producer.client().send_result(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers));
-        let (producer, metrics, resends) = (producer.clone(), metrics.clone(), resends.clone());
+        let (producer, metrics) = (producer.clone(), metrics.clone());
+        let resends = counts_as_resend.then(|| resends.clone());
+        let count_resend = move || {
+            if let Some(r) = &resends {
+                r.fetch_add(1, Ordering::Relaxed);
+            }
+        };
         match delivery {
             Ok(future) => {
                 in_flight.spawn(async move {
                     match tokio::time::timeout(Duration::from_secs(60), future).await {
                         Ok(Ok(Ok(_))) => metrics.published(&topic),
                         _ => {
-                            resends.fetch_add(1, Ordering::Relaxed);
+                            count_resend();
                             resend(&producer, &metrics, &topic, &key, &value, dedup).await
                         }
                     }
                 });
             }
             Err(_) => {
-                resends.fetch_add(1, Ordering::Relaxed);
+                count_resend();
                 in_flight.spawn(async move { resend(&producer, &metrics, &topic, &key, &value, dedup).await });
             }
         }

@@ -96,6 +96,20 @@ pub fn consumer_config(settings: &BrokerSettings, group: &str) -> ClientConfig {
     cfg
 }
 
+/// A consumer error worth waiting out rather than stopping for: a subscribed topic that is
+/// not there (yet), or brokers briefly unreachable. The caller logs it and polls again.
+pub fn transient(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::AllBrokersDown
+        )
+    )
+}
+
 /// Commit, per topic and partition, the next offset to read. A refusal (a rebalance took the
 /// partition away) is logged, not fatal: the partition's new owner reads again from the last
 /// commit, and the sinks' tables and files keep each record once.
@@ -121,6 +135,10 @@ pub struct TopicSpec {
     /// Kafka topic configs (`cleanup.policy`, `retention.ms`, `compression.type`, ...).
     pub configs: Vec<(String, String)>,
 }
+
+/// Tries per record before a send is reported as failed (a refused record is retried after
+/// 200 ms, doubling; a dead producer is replaced at once).
+const SEND_ATTEMPTS: u32 = 6;
 
 /// An idempotent producer that survives its own fatal errors.
 ///
@@ -206,14 +224,35 @@ impl ReliableProducer {
                 Ok(delivery) => return Ok((delivery.partition, delivery.offset)),
                 Err((source, _)) => {
                     let fatal = producer.client().fatal_error();
-                    if attempt > 0 || fatal.is_none() {
+                    // Tansu also answers these to a healthy producer of another process (its
+                    // producer ids collide under concurrency); the producer never recovers
+                    // from them, so they are treated as fatal too.
+                    let fenced = matches!(
+                        source.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::ProducerFenced
+                                | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                                | RDKafkaErrorCode::InvalidProducerEpoch
+                                | RDKafkaErrorCode::UnknownProducerId
+                        )
+                    );
+                    attempt += 1;
+                    if attempt > SEND_ATTEMPTS {
                         return Err(BrokerError::Produce { topic: topic.to_string(), source });
                     }
-                    tracing::warn!(topic, error = ?fatal, "idempotent producer hit a fatal error; building a new one and resending");
-                    let fresh = std::sync::Arc::new(Self::build(&self.settings)?);
-                    *self.inner.lock().expect("producer lock") = fresh;
-                    self.recreated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    attempt += 1;
+                    if fatal.is_some() || fenced {
+                        // Concurrent sends fail together: the first to get here replaces the
+                        // producer, the others resend through its replacement.
+                        let mut inner = self.inner.lock().expect("producer lock");
+                        if std::sync::Arc::ptr_eq(&inner, &producer) {
+                            *inner = std::sync::Arc::new(Self::build(&self.settings)?);
+                            self.recreated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tracing::warn!(topic, error = %source, "idempotent producer hit a fatal error; building a new one and resending");
+                        }
+                    } else {
+                        tracing::warn!(topic, error = %source, attempt, "the broker refused a record; sending it again");
+                        tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
+                    }
                 }
             }
         }

@@ -22,21 +22,17 @@ pub fn framed<T: AvroRecord>(id: u32, record: &T) -> Vec<u8> {
     value
 }
 
-/// Produce every record and wait for every acknowledgement.
+/// Produce every record, in order, and wait for every acknowledgement. The sends are all
+/// started before any is awaited (pipelined), in the order given: the idempotent producer
+/// keeps that order per partition, which readers of a series rely on.
 pub fn send_all(
     producer: &Arc<ReliableProducer>,
     runtime: &tokio::runtime::Handle,
     produced: Vec<Produced>,
 ) -> Result<(), BrokerError> {
     runtime.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for (topic, key, value) in produced {
-            let producer = producer.clone();
-            set.spawn(async move { producer.send(&topic, None, &key, Some(&value)).await });
-        }
-        while let Some(done) = set.join_next().await {
-            done.expect("send task does not panic")?;
-        }
+        let sends = produced.iter().map(|(topic, key, value)| producer.send(topic, None, key, Some(value)));
+        futures_util::future::try_join_all(sends).await?;
         Ok(())
     })
 }

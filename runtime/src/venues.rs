@@ -39,10 +39,35 @@ pub struct VenueConfig {
     /// Reconnect when the socket stays open but no data frame arrives for this long.
     #[serde(default = "stall_default")]
     pub stall_after: String,
+    /// Per-stream silence detection (signals on the `signals` topic).
+    #[serde(default)]
+    pub silence: SilenceConfig,
 }
 
 fn stall_default() -> String {
     "60s".into()
+}
+
+/// When one stream (instrument and channel) counts as silent while its socket stays open:
+/// quiet longer than `max(factor × its usual interval, min)`. Every field is optional.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SilenceConfig {
+    pub enabled: bool,
+    /// Multiple of the stream's usual interval between messages.
+    pub factor: f64,
+    /// The shortest silence reported, whatever the usual interval.
+    pub min: String,
+    /// Gaps a stream must show before its usual interval is trusted.
+    pub min_samples: u32,
+    /// How often a lasting silence is reported again, with its grown length.
+    pub repeat: String,
+}
+
+impl Default for SilenceConfig {
+    fn default() -> Self {
+        SilenceConfig { enabled: true, factor: 10.0, min: "5s".into(), min_samples: 20, repeat: "10s".into() }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +125,8 @@ impl Exchanges {
                 ("snapshot_check_period", &v.snapshot_check_period),
                 ("rotate_after", &v.rotate_after),
                 ("stall_after", &v.stall_after),
+                ("silence.min", &v.silence.min),
+                ("silence.repeat", &v.silence.repeat),
                 ("reconnect.initial_backoff", &v.reconnect.initial_backoff),
                 ("reconnect.max_backoff", &v.reconnect.max_backoff),
             ] {
@@ -113,6 +140,17 @@ impl Exchanges {
             }
             if !(0.0..1.0).contains(&v.reconnect.jitter) {
                 return Err(ConfigError::field(path, at("reconnect.jitter"), "must be at least 0 and below 1"));
+            }
+            // Below 1 a stream's usual gap would itself count as a silence.
+            if !(v.silence.factor.is_finite() && v.silence.factor >= 1.0) {
+                return Err(ConfigError::field(
+                    path,
+                    at("silence.factor"),
+                    format!("`{}` must be a number of at least 1 (times the usual interval)", v.silence.factor),
+                ));
+            }
+            if v.silence.min_samples == 0 {
+                return Err(ConfigError::field(path, at("silence.min_samples"), "must be at least 1"));
             }
             if v.max_streams_per_connection == 0 || v.subscribe_per_second == 0 || v.snapshot_depth == 0 {
                 return Err(ConfigError::field(
@@ -161,5 +199,37 @@ mod tests {
             "{err}"
         );
         std::fs::remove_file(tmp).ok();
+    }
+
+    #[test]
+    fn silence_settings_default_and_are_checked() {
+        let venue = "venues:\n  okx:\n    ws_url: ws://127.0.0.1/ws\n    rest_url: http://127.0.0.1\n    \
+                     channels: [trades]\n    instruments: [BTC-USDT]\n    snapshot_depth: 400\n    \
+                     snapshot_check_period: 5m\n    max_streams_per_connection: 100\n    subscribe_per_second: 3\n    \
+                     reconnect: {initial_backoff: 500ms, max_backoff: 30s, jitter: 0.2}\n    rotate_after: 23h\n";
+        let load = |extra: &str| {
+            let tmp = std::env::temp_dir().join(format!("tw-silence-{}-{}.yaml", std::process::id(), extra.len()));
+            std::fs::write(&tmp, format!("{venue}{extra}")).unwrap();
+            let got = Exchanges::load(&tmp);
+            std::fs::remove_file(tmp).ok();
+            got
+        };
+        let s = load("").unwrap().venues["okx"].silence.clone();
+        assert_eq!(
+            (s.enabled, s.factor, s.min.as_str(), s.min_samples, s.repeat.as_str()),
+            (true, 10.0, "5s", 20, "10s")
+        );
+        let s = load("    silence: {factor: 5, min: 500ms}\n").unwrap().venues["okx"].silence.clone();
+        assert_eq!((s.factor, s.min.as_str(), s.min_samples), (5.0, "500ms", 20));
+        for (extra, field) in [
+            ("    silence: {factor: 0}\n", "venues.okx.silence.factor"),
+            ("    silence: {factor: -3}\n", "venues.okx.silence.factor"),
+            ("    silence: {min: 5}\n", "venues.okx.silence.min"),
+            ("    silence: {repeat: soon}\n", "venues.okx.silence.repeat"),
+            ("    silence: {min_samples: 0}\n", "venues.okx.silence.min_samples"),
+        ] {
+            let err = load(extra).unwrap_err().to_string();
+            assert!(err.contains(&format!("field `{field}`")), "{extra}: {err}");
+        }
     }
 }

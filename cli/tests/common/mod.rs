@@ -9,7 +9,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferencePrice, RawTrade};
+use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferencePrice, RawTrade, Signal};
 use tickwatch_runtime::broker::{self, TopicSpec};
 use tickwatch_testkit::{fixtures, free_port, stack, unique, wait_http, ChildGuard};
 
@@ -20,10 +20,21 @@ use tickwatch_testkit::{fixtures, free_port, stack, unique, wait_http, ChildGuar
 /// snapshots), but the exact-book checks here need a broker that keeps order.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Start the fake `venue` over `recording`; returns it with its WS and REST URLs.
+/// Start the fake `venue` over `recording` as fast as it goes; returns it with its WS and
+/// REST URLs.
 pub fn fake_venue(venue: &str, recording: &std::path::Path, faults: &[&str]) -> (ChildGuard, String, String) {
+    fake_venue_at(venue, recording, 0.0, faults)
+}
+
+/// The same at `speed` (1: the recorded pace).
+pub fn fake_venue_at(
+    venue: &str,
+    recording: &std::path::Path,
+    speed: f64,
+    faults: &[&str],
+) -> (ChildGuard, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
-        .args(["fake-venue", "--venue", venue, "--speed", "0", "--recording"])
+        .args(["fake-venue", "--venue", venue, "--speed", &speed.to_string(), "--recording"])
         .arg(recording)
         .args(faults)
         .stdout(Stdio::piped())
@@ -79,10 +90,12 @@ pub fn log_tail(prefix: &str) -> String {
     lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
-/// The topics an ingestor writes: the raw ones and the data-quality minutes.
-pub const RAW_TOPICS: [&str; 4] = ["raw.trades", "raw.depth", "raw.reference", "dq.minute"];
+/// The topics an ingestor writes: the raw ones, the data-quality minutes and its signals
+/// (stream silences).
+pub const RAW_TOPICS: [&str; 5] = ["raw.trades", "raw.depth", "raw.reference", "dq.minute", "signals"];
 
-async fn topics(prefix: &str) {
+/// Create the scenario's topics.
+pub async fn topics(prefix: &str) {
     let specs: Vec<TopicSpec> = RAW_TOPICS
         .iter()
         .map(|t| TopicSpec { name: format!("{prefix}.{t}"), partitions: 1, replication: 1, configs: vec![] })
@@ -121,6 +134,7 @@ pub struct Published {
     pub depth: Vec<RawBookUpdate>,
     pub reference: Vec<RawReferencePrice>,
     pub quality: Vec<QualityMinute>,
+    pub signals: Vec<Signal>,
 }
 
 impl Published {
@@ -142,6 +156,10 @@ impl Published {
                 self.depth.push(r);
             } else if m.topic().ends_with("dq.minute") {
                 self.quality.push(QualityMinute::from_avro(datum).unwrap());
+            } else if m.topic().ends_with("signals") {
+                let s = Signal::from_avro(datum).unwrap();
+                assert_eq!(key, s.instrument, "signals are keyed by instrument");
+                self.signals.push(s);
             } else {
                 self.reference.push(RawReferencePrice::from_avro(datum).unwrap());
             }

@@ -1,6 +1,7 @@
 //! One venue's connection settings, resolved from `config/exchanges.yaml` and
 //! `config/symbols.yaml`: venue symbols instead of canonical ids, durations instead of text.
 
+use crate::silence::SilenceSettings;
 use std::time::Duration;
 use tickwatch_runtime::config_error::parse_duration_ms;
 use tickwatch_runtime::venues::{Symbols, VenueConfig};
@@ -24,6 +25,8 @@ pub struct ConnectorConfig {
     pub stall_after: Duration,
     /// How often each book is compared with a REST snapshot.
     pub snapshot_check_period: Duration,
+    /// When one stream counts as silent (reported on `signals`).
+    pub silence: SilenceSettings,
 }
 
 fn duration(text: &str) -> Duration {
@@ -60,6 +63,13 @@ impl ConnectorConfig {
             rotate_after: duration(&v.rotate_after),
             stall_after: duration(&v.stall_after),
             snapshot_check_period: duration(&v.snapshot_check_period),
+            silence: SilenceSettings {
+                enabled: v.silence.enabled,
+                factor: v.silence.factor,
+                min: duration(&v.silence.min),
+                min_samples: v.silence.min_samples,
+                repeat: duration(&v.silence.repeat),
+            },
         })
     }
 
@@ -82,6 +92,7 @@ impl ConnectorConfig {
             rotate_after: s(23 * 3600),
             stall_after: s(60),
             snapshot_check_period: s(300),
+            silence: SilenceSettings::default(),
         }
     }
 

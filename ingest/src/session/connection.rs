@@ -4,7 +4,8 @@
 //! REST snapshots every `snapshot_check_period`, keep the socket alive (answer server pings,
 //! send the venue's heartbeat when quiet), and reconnect with jittered backoff when the
 //! socket drops, stalls, or reaches its lifetime. What happened is counted in the metrics and
-//! in the data-quality minutes published to `dq.minute`.
+//! in the data-quality minutes published to `dq.minute`; a single stream that goes quiet while
+//! its socket is open is reported on `signals` ([`crate::silence`]).
 
 use super::check::{BookCheck, Verdict};
 use super::rest::{check_listed, fetch_snapshot};
@@ -15,6 +16,7 @@ use crate::frame::{Frame, GarbageKind, RawRecord};
 use crate::metrics::IngestMetrics;
 use crate::publish::Publisher;
 use crate::quality::QualityBook;
+use crate::silence::{Phase, SilenceDetector, SilenceReport};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,6 +31,9 @@ pub fn now_ms() -> i64 {
 
 /// A resubscription that brought no snapshot in this long is sent again.
 const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(10);
+
+/// How often each connection looks for silent streams.
+const SILENCE_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// Shared by the connections of one venue.
 pub(super) struct Shared<V: Venue> {
@@ -108,11 +113,14 @@ async fn connection<V: Venue>(shared: Arc<Shared<V>>, streams: Vec<Stream>, mut 
     let c = &shared.cfg;
     let mut backoff = Backoff::new(c.initial_backoff, c.max_backoff, c.jitter);
     let mut dropped_at = None;
+    // Outlives each session: the streams' learned intervals are kept over reconnects.
+    let mut silence = SilenceDetector::new(&c.venue, c.silence.clone());
     loop {
         let reason = tokio::select! {
-            r = session(&shared, &streams, &mut backoff, dropped_at) => r,
+            r = session(&shared, &streams, &mut backoff, dropped_at, &mut silence) => r,
             _ = stop.wait_for(|s| *s) => return,
         };
+        silence.disconnected();
         dropped_at = Some(Instant::now());
         shared.metrics.reconnect(&c.venue, reason.as_str());
         let instruments: Vec<String> = streams.iter().map(|s| c.canonical(&s.symbol).to_string()).collect();
@@ -134,6 +142,7 @@ async fn session<V: Venue>(
     streams: &[Stream],
     backoff: &mut Backoff,
     dropped_at: Option<Instant>,
+    silence: &mut SilenceDetector,
 ) -> Reconnect {
     let c = &shared.cfg;
     let started = Instant::now();
@@ -156,6 +165,10 @@ async fn session<V: Venue>(
             return Reconnect::ConnectFailed;
         }
     }
+    // Nothing is read while subscribing: the streams' clocks start once every request is out.
+    silence.connected(now_ms());
+    let mut silence_check = tokio::time::interval(SILENCE_CHECK_EVERY);
+    silence_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut state = shared.venue.session(c, streams);
     let book_symbols: Vec<String> = super::book_symbols(streams).collect();
     let (snap_tx, mut snap_rx) = mpsc::channel::<Fetched>(64);
@@ -232,6 +245,11 @@ async fn session<V: Venue>(
                 }
             },
             _ = tokio::time::sleep_until(last_data + c.stall_after) => return Reconnect::Stalled,
+            _ = silence_check.tick() => {
+                for report in silence.check(now_ms()) {
+                    publish_silence(shared, report).await;
+                }
+            }
             _ = tokio::time::sleep_until(heartbeat_at) => {
                 let text = heartbeat.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
                 last_frame = Instant::now();
@@ -256,8 +274,13 @@ async fn session<V: Venue>(
                         if read.closing {
                             return Reconnect::VenueClosing;
                         }
-                        if matches!(read.frame, Frame::Records(_)) {
+                        if let Frame::Records(records) = &read.frame {
                             last_data = Instant::now();
+                            for (instrument, channel) in frame_streams(c, records) {
+                                if let Some(end) = silence.message(received, &instrument, channel) {
+                                    publish_silence(shared, end).await;
+                                }
+                            }
                         }
                         for (symbol, e) in &read.sync {
                             if matches!(e, SyncEvent::Snapshot { .. }) {
@@ -282,6 +305,43 @@ async fn session<V: Venue>(
             }
         }
     }
+}
+
+/// The streams whose data a frame carries, each once: a frame of several trades is one
+/// message of its stream (counting each would teach the detector a gap of zero).
+fn frame_streams(c: &ConnectorConfig, records: &[RawRecord]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for r in records {
+        let canonical = c.canonical(r.symbol());
+        if !out.iter().any(|(i, ch)| i == canonical && *ch == r.channel()) {
+            out.push((canonical.to_string(), r.channel()));
+        }
+    }
+    out
+}
+
+/// Count and log a silence report, and publish its signal.
+async fn publish_silence<V: Venue>(shared: &Shared<V>, report: SilenceReport) {
+    let s = &report.signal;
+    let channel = s.channel.as_deref().unwrap_or_default();
+    let (venue, instrument, silent_ms) = (s.venue.as_str(), s.instrument.as_str(), s.value as i64);
+    let usual_gap_ms = report.usual_gap_ms.round() as i64;
+    match report.phase {
+        Phase::Started => {
+            shared.metrics.silence_started(venue, instrument, channel);
+            tracing::warn!(
+                venue,
+                instrument,
+                channel,
+                silent_ms,
+                usual_gap_ms,
+                "stream silent while its connection is open"
+            );
+        }
+        Phase::Lasting => tracing::debug!(venue, instrument, channel, silent_ms, "stream still silent"),
+        Phase::Ended => tracing::info!(venue, instrument, channel, usual_gap_ms, "silent stream speaks again"),
+    }
+    shared.publisher.publish_signal(report.signal).await;
 }
 
 /// Publish a frame's records in order, count what happened, and time each book's resync.

@@ -126,7 +126,15 @@ pub fn run(
         let mut read: BTreeMap<(String, i32), i64> = BTreeMap::new();
         while read.len() < 5_000 && Instant::now() < deadline {
             let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
-            let msg = msg?;
+            let msg = match msg {
+                Ok(m) => m,
+                Err(e) if broker::transient(&e) => {
+                    tracing::warn!(error = %e, "analytics: waiting for the broker");
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             read.insert((msg.topic().to_string(), msg.partition()), msg.offset());
             let name = topic(p, msg.topic()).to_string();
             work.on_message(&name, &msg, &mut decoders, registry, &runtime, &mut state)?;
@@ -350,7 +358,7 @@ impl Work {
 fn load_activity(settings: &Settings, runtime: &tokio::runtime::Handle, quality: &mut Quality, window_us: i64) {
     let ch = ClickHouse::new(&settings.clickhouse);
     let sql = format!(
-        "SELECT venue, instrument, channel, toUnixTimestamp64Micro(toStartOfHour(minute)) AS hour, \
+        "SELECT venue, instrument, channel, toUnixTimestamp(toStartOfHour(minute)) * 1000000 AS hour, \
          count() AS minutes, sum(messages) AS s, sum(messages * messages) AS ss, \
          toUnixTimestamp64Micro(max(minute)) AS newest \
          FROM data_quality_minute FINAL WHERE minute >= now64(6) - toIntervalSecond({}) \
