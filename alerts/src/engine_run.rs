@@ -12,26 +12,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickwatch_model::{Alert, AvroRecord, Signal};
-use tickwatch_runtime::broker::{self, BrokerError, ReliableProducer};
+use tickwatch_runtime::broker::{self, ReliableProducer};
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::produce::{framed, send_all};
-use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
+use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::settings::Settings;
-use tickwatch_runtime::state::{StateError, StateStore};
+use tickwatch_runtime::state::StateStore;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AlertsError {
-    #[error("broker: {0}")]
-    Broker(#[from] BrokerError),
-    #[error("broker: {0}")]
-    Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("schema registry: {0}")]
-    Registry(#[from] RegistryError),
-    #[error("state: {0}")]
-    State(#[from] StateError),
-    #[error("{0}")]
-    Config(#[from] tickwatch_runtime::ConfigError),
-}
+pub use tickwatch_runtime::stage::StageError as AlertsError;
 
 /// Where a worker reads and writes.
 #[derive(Debug, Clone)]
@@ -74,15 +62,8 @@ pub fn run(
         let mut read: BTreeMap<i32, i64> = BTreeMap::new();
         let mut alerts = Vec::new();
         while read.len() < 5_000 && Instant::now() < deadline {
-            let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
-            let msg = match msg {
-                Ok(m) => m,
-                Err(e) if broker::transient(&e) => {
-                    tracing::warn!(error = %e, "alert engine: waiting for the broker");
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+            let Some(msg) = broker::poll_message(&consumer, Duration::from_millis(50), "alert engine")? else {
+                continue;
             };
             read.insert(msg.partition(), msg.offset());
             match signals.decode(msg.payload().unwrap_or_default(), registry, &runtime) {

@@ -54,16 +54,7 @@ pub fn run(
         let deadline = Instant::now() + Duration::from_millis(200);
         let mut read: BTreeMap<i32, i64> = BTreeMap::new();
         while read.len() < 1_000 && Instant::now() < deadline {
-            let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
-            let msg = match msg {
-                Ok(m) => m,
-                Err(e) if broker::transient(&e) => {
-                    tracing::warn!(error = %e, "notifier: waiting for the broker");
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let Some(msg) = broker::poll_message(&consumer, Duration::from_millis(50), "notifier")? else { continue };
             read.insert(msg.partition(), msg.offset());
             match alerts.decode(msg.payload().unwrap_or_default(), registry, &runtime) {
                 Ok(a) => dispatcher.on_alert(&cfg.rules, a, now_us()),

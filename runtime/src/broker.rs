@@ -10,6 +10,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::BorrowedMessage;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
@@ -108,6 +109,25 @@ pub fn transient(e: &KafkaError) -> bool {
                 | RDKafkaErrorCode::AllBrokersDown
         )
     )
+}
+
+/// Poll once: a message, or nothing (nothing came, or a transient error was logged and
+/// waited out), or an error worth stopping for. `who` names the stage in the log.
+pub fn poll_message<'a>(
+    consumer: &'a BaseConsumer,
+    timeout: Duration,
+    who: &str,
+) -> Result<Option<BorrowedMessage<'a>>, KafkaError> {
+    match consumer.poll(timeout) {
+        None => Ok(None),
+        Some(Ok(m)) => Ok(Some(m)),
+        Some(Err(e)) if transient(&e) => {
+            tracing::warn!(error = %e, "{who}: waiting for the broker");
+            std::thread::sleep(Duration::from_millis(500));
+            Ok(None)
+        }
+        Some(Err(e)) => Err(e),
+    }
 }
 
 /// Commit, per topic and partition, the next offset to read. A refusal (a rebalance took the

@@ -10,6 +10,7 @@ pub mod outage;
 pub mod produce;
 pub mod registry_client;
 pub mod settings;
+pub mod stage;
 pub mod state;
 pub mod topics;
 pub mod venues;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tickwatch_model::{
     AvroRecord, BookTop, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Signal, SmoothPrice, Trade,
 };
-use tickwatch_runtime::broker::{self, BrokerError, ReliableProducer};
+use tickwatch_runtime::broker::{self, ReliableProducer};
 use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::produce::{framed, now_us, send_all, Produced};
@@ -34,17 +34,7 @@ pub const QUARANTINE_TOPICS: &[&str] = &[
     "trades.quarantine",
 ];
 
-#[derive(Debug, thiserror::Error)]
-pub enum AnalyticsError {
-    #[error("broker: {0}")]
-    Broker(#[from] BrokerError),
-    #[error("broker: {0}")]
-    Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("schema registry: {0}")]
-    Registry(#[from] RegistryError),
-    #[error("state: {0}")]
-    State(#[from] StateError),
-}
+pub use tickwatch_runtime::stage::StageError as AnalyticsError;
 
 /// Where the worker reads and writes.
 #[derive(Debug, Clone)]
@@ -125,16 +115,7 @@ pub fn run(
         let deadline = Instant::now() + Duration::from_millis(200);
         let mut read: BTreeMap<(String, i32), i64> = BTreeMap::new();
         while read.len() < 5_000 && Instant::now() < deadline {
-            let Some(msg) = consumer.poll(Duration::from_millis(50)) else { continue };
-            let msg = match msg {
-                Ok(m) => m,
-                Err(e) if broker::transient(&e) => {
-                    tracing::warn!(error = %e, "analytics: waiting for the broker");
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let Some(msg) = broker::poll_message(&consumer, Duration::from_millis(50), "analytics")? else { continue };
             read.insert((msg.topic().to_string(), msg.partition()), msg.offset());
             let name = topic(p, msg.topic()).to_string();
             work.on_message(&name, &msg, &mut decoders, registry, &runtime, &mut state)?;
