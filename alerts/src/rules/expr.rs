@@ -48,6 +48,7 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "ema_cross", args: &["venue", "instrument", "interval"], optional: 0, unit: Unit::Sign },
     Function { name: "loss", args: VIC, optional: 1, unit: Unit::Pct },
     Function { name: "out_of_order", args: VIC, optional: 1, unit: Unit::Pct },
+    Function { name: "messages", args: VIC, optional: 1, unit: Unit::Count },
     Function { name: "duplicates", args: VIC, optional: 1, unit: Unit::Count },
     Function { name: "gaps", args: VIC, optional: 1, unit: Unit::Count },
     Function { name: "reconnects", args: VIC, optional: 1, unit: Unit::Count },

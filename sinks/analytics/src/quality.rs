@@ -1,4 +1,4 @@
-//! Data-quality signals: each `dq.minute` row becomes loss %, out-of-order %, duplicates,
+//! Data-quality signals: each `dq.minute` row becomes loss %, out-of-order %, messages, duplicates,
 //! gaps, reconnects and activity (messages against the stream's 7-day per-minute mean, in σ);
 //! quarantined records are counted per venue, instrument and minute.
 
@@ -103,6 +103,7 @@ impl Quality {
             push("loss", "pct", if seen > 0.0 { lost as f64 / seen * 100.0 } else { 0.0 });
         }
         push("out_of_order", "pct", if messages > 0.0 { q.out_of_order as f64 / messages * 100.0 } else { 0.0 });
+        push("messages", "count", messages);
         push("duplicates", "count", q.duplicates as f64);
         push("gaps", "count", q.gaps as f64);
         push("reconnects", "count", q.reconnects as f64);
@@ -199,6 +200,7 @@ mod tests {
         q.on_minute(&minute("okx", 1, 98, Some(2)), &mut out);
         let loss = out.iter().find(|r| r.kind == "loss").unwrap();
         assert!((loss.value - 2.0).abs() < 1e-12);
+        assert_eq!(out.iter().find(|r| r.kind == "messages").unwrap().value, 98.0);
         let ooo = out.iter().find(|r| r.kind == "out_of_order").unwrap();
         assert!((ooo.value - 100.0 / 98.0).abs() < 1e-12);
         for (m, n) in [(2, 100), (3, 102)] {
