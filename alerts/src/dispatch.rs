@@ -1,7 +1,8 @@
 //! When to tell people: alerts are grouped (a rule and its `group_by` labels), a group's first
 //! change waits `group_wait` so that a storm goes out as one message, two messages of a group
 //! are at least `group_interval` apart, a still-firing alert is repeated after
-//! `repeat_interval`, silenced alerts are not sent (nor their resolution), and an alert state
+//! `repeat_interval`, silenced alerts are not sent (nor their resolution; one still firing
+//! when its silence ends is sent then), and an alert state
 //! already told is never told again (the engine's records may come twice after a restart).
 
 use crate::notify::Notification;
@@ -92,11 +93,14 @@ impl Dispatcher {
     pub fn due(&mut self, timing: Timing, silences: &[Silence], now_us: i64) -> Vec<Outgoing> {
         let mut out = Vec::new();
         for (key, g) in self.groups.iter_mut() {
-            // Reminders for alerts still firing and told long enough ago.
+            // Reminders for alerts still firing and told long enough ago, and alerts still
+            // firing whose silence has ended (never told yet).
             let mut reminders = false;
-            for t in g.alerts.values_mut() {
+            for t in g.alerts.values_mut().filter(|t| !t.changed && t.alert.state == AlertState::Firing) {
                 let firing_told = t.told == Some((AlertState::Firing, t.alert.started_at_us));
-                if !t.changed && firing_told && now_us - t.told_at_us >= timing.repeat_interval_us {
+                let due_again = firing_told && now_us - t.told_at_us >= timing.repeat_interval_us;
+                let unsilenced = !firing_told && !silences.iter().any(|s| s.active(now_us) && s.matches(&t.alert));
+                if due_again || unsilenced {
                     t.changed = true;
                     reminders = true;
                 }

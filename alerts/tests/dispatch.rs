@@ -134,6 +134,32 @@ fn silenced_alerts_are_not_told_nor_their_resolution() {
 }
 
 #[test]
+fn an_alert_still_firing_when_its_silence_ends_is_told_then() {
+    let (f, mut d) = (file(), Dispatcher::default());
+    let t = f.timing();
+    let mut matchers = BTreeMap::new();
+    matchers.insert("rule".to_string(), "spread".to_string());
+    let silence = Silence {
+        id: "s2".into(),
+        matchers,
+        starts_at_us: 0,
+        ends_at_us: 60 * S,
+        created_by: "t".into(),
+        comment: String::new(),
+    };
+    let s = std::slice::from_ref(&silence);
+    d.on_alert(&f, alert("spread", "bybit", "ETH-USDT", AlertState::Firing, 40 * S), 40 * S);
+    assert!(d.due(t, s, 50 * S).is_empty(), "silenced");
+    assert!(d.due(t, s, 59 * S).is_empty(), "still silenced");
+    let out = told(&d.due(t, s, 61 * S));
+    assert_eq!(
+        out,
+        vec![("spread/ETH-USDT".into(), vec![("spread/bybit/ETH-USDT".into(), AlertState::Firing)], false)]
+    );
+    assert!(d.due(t, s, 70 * S).is_empty(), "told once");
+}
+
+#[test]
 fn the_state_survives_a_restart() {
     let (f, mut d) = (file(), Dispatcher::default());
     let t = f.timing();
