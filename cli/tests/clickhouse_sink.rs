@@ -120,17 +120,28 @@ fn quality(i: u64, base_us: i64) -> QualityMinute {
 }
 
 /// Produce framed values (key, value) to `topic`, waiting for every acknowledgement.
+/// Produce `values` pipelined and wait for every acknowledgement. A record the broker refused
+/// (Tansu sometimes answers a healthy idempotent producer with a sequence error, which kills
+/// it) is sent again through the reliable producer, which replaces a dead producer; order
+/// does not matter to these tests (rows are keyed).
 async fn send(producer: &ReliableProducer, topic: &str, values: &[(String, Vec<u8>)]) {
     for chunk in values.chunks(2_000) {
+        let client = producer.client();
         let deliveries: Vec<_> = chunk
             .iter()
             .map(|(key, value)| {
                 let record = FutureRecord::to(topic).key(key.as_bytes()).payload(value);
-                producer.client().send_result(record).map_err(|(e, _)| e).unwrap()
+                client.send_result(record).map_err(|(e, _)| e).unwrap()
             })
             .collect();
-        for d in deliveries {
-            d.await.unwrap().unwrap();
+        let mut refused = Vec::new();
+        for (d, (key, value)) in deliveries.into_iter().zip(chunk) {
+            if !matches!(d.await, Ok(Ok(_))) {
+                refused.push((key, value));
+            }
+        }
+        for (key, value) in refused {
+            producer.send(topic, None, key.as_bytes(), Some(value)).await.expect("resent through a new producer");
         }
     }
 }

@@ -174,10 +174,10 @@ mod tests {
 
     #[test]
     fn the_variable_adds_and_replaces_entries() {
-        let extra = "{aliases: [{venue: okx, symbol: ETH-USDT, instrument: ETH-USDT, price_precision: 2, size_precision: 6}, \
+        let extra = "{aliases: [{venue: okx, symbol: SOL-USDT, instrument: SOL-USDT, price_precision: 2, size_precision: 6}, \
                      {venue: okx, symbol: BTC-USDT-SWAP, instrument: BTC-USDT-PERP, contract_size: '0.001', price_precision: 1, size_precision: 2}]}";
         let book = ListingBook::baked_with_vars([("OTHER", "x"), (SYMBOLS_VAR, extra)]).unwrap();
-        assert_eq!(book.get("okx", "ETH-USDT").unwrap().canonical, "ETH-USDT");
+        assert_eq!(book.get("okx", "SOL-USDT").unwrap().canonical, "SOL-USDT");
         assert_eq!(book.get("okx", "BTC-USDT-SWAP").unwrap().contract_size.to_string(), "0.001");
         assert_eq!(book.len(), ListingBook::baked().len() + 1);
         let pool = "{pools: [{chain: ethereum, chain_id: 1, address: '0x88E6A0C2DDD26FEEB64F039A2C41296FCB3F5640', protocol: uniswap_v3, \
