@@ -45,10 +45,6 @@ impl StateStore {
         StateStore { url: url.into(), prefix: prefix.into(), conn: None }
     }
 
-    pub fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
     fn err(&self, source: redis::RedisError) -> StateError {
         StateError::Redis { url: self.url.clone(), source }
     }
@@ -114,10 +110,7 @@ impl StateStore {
     }
 
     pub fn put<T: Serialize>(&mut self, key: &str, schema: u32, value: &T) -> Result<(), StateError> {
-        let mut pipe = redis::pipe();
-        let text = serde_json::to_string(&Envelope { schema, data: value }).expect("state serialises");
-        pipe.cmd("SET").arg(self.key(key)).arg(text).ignore();
-        self.run_pipe(&pipe)
+        self.put_all(schema, &[(key.to_string(), value)])
     }
 
     /// Like `put`, but Redis removes the key at `expire_at_ms` (Unix ms).

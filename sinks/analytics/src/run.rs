@@ -186,7 +186,7 @@ impl Work {
             // The ClickHouse writer keeps such a record in the quarantine table; here it is
             // counted and named once per record.
             *n += 1;
-            tracing::warn!(topic, partition = msg.partition(), offset = msg.offset(), error = %why, "analytics: record skipped, cannot be decoded");
+            tracing::warn!(topic, partition = msg.partition(), offset = msg.offset(), error = %why, skipped = *n, "analytics: record skipped, cannot be decoded");
         };
         let mut readings = Vec::new();
         match topic {
