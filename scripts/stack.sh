@@ -85,6 +85,7 @@ write_settings() {
         -e "s|^  windows: config/|  windows: $REPO_ROOT/config/|" \
         -e "s|^  sinks: config/|  sinks: $REPO_ROOT/config/|" \
         -e "s|^  analytics: config/|  analytics: $REPO_ROOT/config/|" \
+        -e "s|^  api: config/|  api: $REPO_ROOT/config/|" \
         -e "s|^  alerts: config/|  alerts: $REPO_ROOT/config/|" \
         "$REPO_ROOT/config/tickwatch.yaml" >"$TW_STACK_DIR/tickwatch.yaml"
     cat >"$TW_STACK_DIR/env" <<ENV

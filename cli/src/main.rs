@@ -72,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         action: commands::analytics::AnalyticsAction,
     },
+    /// The query API and web dashboard.
+    Api {
+        #[command(subcommand)]
+        action: commands::api::ApiAction,
+    },
     /// The alert rule engine, the notifier, silences and rule checks.
     Alerts {
         #[command(subcommand)]
@@ -153,6 +158,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analytics { action } => {
             let settings = load_settings(&cli.config)?;
             commands::analytics::run(&settings, action).await
+        }
+        Command::Api { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::api::run(&settings, action).await
         }
         Command::Alerts { action } => {
             let settings = load_settings(&cli.config)?;

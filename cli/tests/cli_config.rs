@@ -136,3 +136,21 @@ fn a_bad_silence_factor_is_named_and_exits_2() {
     }
     std::fs::remove_file(exchanges).ok();
 }
+
+#[test]
+fn a_broken_api_file_is_named_and_exits_2() {
+    let api = std::env::temp_dir().join(format!("{}-api.yaml", unique("tw-bad")));
+    for (text, field, hint) in [
+        ("rate_limit: {per_second: 0, burst: 10}\n", "rate_limit", "above 0"),
+        ("cache: {history_ttl: soon}\n", "cache.history_ttl", "1s, 5m, 1d"),
+        ("limits: {default_limit: 9000}\n", "limits.default_limit", "max_limit"),
+        ("api_keys: {require: true}\n", "api_keys.require", "every request would be refused"),
+        ("listn: 127.0.0.1:1\n", "listn", "unknown field"),
+    ] {
+        std::fs::write(&api, text).unwrap();
+        let (code, err) = broken("api: config/api.yaml", &format!("api: {}", api.display()));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains(field) && err.contains(hint) && err.contains(&api.display().to_string()), "{err}");
+    }
+    std::fs::remove_file(api).ok();
+}

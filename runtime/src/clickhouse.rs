@@ -78,6 +78,49 @@ impl ClickHouse {
             .collect())
     }
 
+    /// Run a parameterized query (`{name:Type}` placeholders, values bound by the server,
+    /// never spliced into the text) with `FORMAT JSONEachRow` appended. 64-bit integers come
+    /// back as JSON numbers; decimals should be selected with `toString` to stay exact.
+    pub async fn query_params(
+        &self,
+        sql: &str,
+        params: &[(String, String)],
+    ) -> Result<Vec<serde_json::Value>, ClickHouseError> {
+        let url = |source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source };
+        let mut query: Vec<(String, &str)> =
+            vec![("database".into(), &self.settings.database), ("output_format_json_quote_64bit_integers".into(), "0")];
+        query.extend(params.iter().map(|(k, v)| (format!("param_{k}"), v.as_str())));
+        let resp = self
+            .http
+            .post(&self.settings.url)
+            .header("X-ClickHouse-User", &self.settings.user)
+            .header("X-ClickHouse-Key", &self.settings.password)
+            .query(&query)
+            .body(format!("{sql} FORMAT JSONEachRow"))
+            .send()
+            .await
+            .map_err(url)?;
+        let status = resp.status();
+        let text = resp.text().await.map_err(url)?;
+        if !status.is_success() {
+            return Err(ClickHouseError::Refused {
+                status: status.as_u16(),
+                message: text.trim().to_string(),
+                statement: sql.trim().to_string(),
+            });
+        }
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).map_err(|e| ClickHouseError::Refused {
+                    status: status.as_u16(),
+                    message: format!("unreadable row ({e}): {l}"),
+                    statement: sql.trim().to_string(),
+                })
+            })
+            .collect()
+    }
+
     pub async fn ping(&self) -> Result<(), ClickHouseError> {
         self.post("SELECT 1", false).await.map(|_| ())
     }

@@ -6,6 +6,7 @@ pub mod broker;
 pub mod clickhouse;
 pub mod config_error;
 pub mod decoder;
+pub mod hot_book;
 pub mod outage;
 pub mod produce;
 pub mod registry_client;

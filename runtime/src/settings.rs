@@ -120,12 +120,18 @@ pub struct FileSettings {
     /// The alert rules and notifiers.
     #[serde(default = "default_alerts_file")]
     pub alerts: PathBuf,
+    /// The query API and dashboard (`tickwatch api serve`).
+    #[serde(default = "default_api_file")]
+    pub api: PathBuf,
 }
 
 fn default_analytics_file() -> PathBuf {
     "config/analytics.yaml".into()
 }
 
+fn default_api_file() -> PathBuf {
+    "config/api.yaml".into()
+}
 fn default_alerts_file() -> PathBuf {
     "config/alerts.yaml".into()
 }
@@ -148,6 +154,7 @@ impl Default for FileSettings {
             windows: default_windows_file(),
             sinks: default_sinks_file(),
             analytics: default_analytics_file(),
+            api: default_api_file(),
             alerts: default_alerts_file(),
         }
     }

@@ -109,6 +109,25 @@ impl StateStore {
         self.run_pipe(&pipe)
     }
 
+    /// Write every `(key, value)` in one round trip; Redis removes each `ttl_ms` later unless
+    /// written again (caches other processes read, such as the API's order books).
+    pub fn put_all_expiring<T: Serialize>(
+        &mut self,
+        schema: u32,
+        values: &[(String, T)],
+        ttl_ms: i64,
+    ) -> Result<(), StateError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (key, data) in values {
+            let text = serde_json::to_string(&Envelope { schema, data }).expect("state serialises");
+            pipe.cmd("SET").arg(self.key(key)).arg(text).arg("PX").arg(ttl_ms.max(1)).ignore();
+        }
+        self.run_pipe(&pipe)
+    }
+
     pub fn put<T: Serialize>(&mut self, key: &str, schema: u32, value: &T) -> Result<(), StateError> {
         self.put_all(schema, &[(key.to_string(), value)])
     }

@@ -5,8 +5,10 @@
 //! [`prometheus`] has the stack's Prometheus scrape a test's process and reads it back.
 
 pub mod evm;
+pub mod produce;
 pub mod prometheus;
 pub mod servers;
+pub mod webdriver;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ pub fn run(config: &Path) -> anyhow::Result<()> {
     let sinks = super::sink::load(&settings.files.sinks)?;
     tickwatch_sink_analytics::config::AnalyticsConfig::load(&settings.files.analytics)?;
     let rules = tickwatch_alerts::rules::AlertsFile::load(&settings.files.alerts)?;
+    tickwatch_api::config::ApiConfig::load(&settings.files.api)?;
     println!(
         "{}: ok ({} topics, {} venues, {} symbol aliases, {} window intervals, {} topics to ClickHouse, {} alert rules)",
         config.display(),

@@ -1,5 +1,6 @@
 pub mod alerts;
 pub mod analytics;
+pub mod api;
 pub mod book;
 pub mod chdb;
 pub mod check;

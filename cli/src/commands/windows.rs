@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::{ConfigError, Settings};
 use tickwatch_sink_windows::book_run;
-use tickwatch_sink_windows::run::{self, WorkerConfig};
+use tickwatch_sink_windows::run::{self, HotBooks, WorkerConfig};
 use tickwatch_sink_windows::WindowConfig;
 
 #[derive(Subcommand)]
@@ -28,6 +28,12 @@ pub struct WindowsArgs {
     /// The consumer group (default: tickwatch-windows, tickwatch-book-windows).
     #[arg(long)]
     group: Option<String>,
+    /// Book worker: prefix of the Redis keys its books are written to for the API.
+    #[arg(long, default_value = tickwatch_runtime::hot_book::DEFAULT_PREFIX)]
+    hot_books_prefix: String,
+    /// Book worker: do not write the books to Redis.
+    #[arg(long)]
+    no_hot_books: bool,
 }
 
 /// The window settings in `path`; the first problem is an error naming the field.
@@ -61,6 +67,8 @@ pub async fn run(settings: &Settings, action: WindowsAction) -> anyhow::Result<(
         prefix: args.topic_prefix.clone(),
         group: args.group.clone().unwrap_or_else(|| default_group.into()),
         windows: load(&path)?,
+        hot_books: (book && !args.no_hot_books)
+            .then(|| HotBooks { redis_url: settings.redis.url.clone(), prefix: args.hot_books_prefix.clone() }),
     };
     let registry = RegistryClient::new(&settings.registry.url);
     let broker = settings.broker.clone();

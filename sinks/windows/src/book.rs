@@ -63,6 +63,13 @@ impl LocalBook {
         true
     }
 
+    /// The best `n` levels each side as exact `[price, size]` strings, best first.
+    pub fn levels(&self, n: usize) -> (Vec<[String; 2]>, Vec<[String; 2]>) {
+        let bids = self.bids.iter().take(n).map(|(p, s)| [p.0.to_string(), s.to_string()]).collect();
+        let asks = self.asks.iter().take(n).map(|(p, s)| [p.to_string(), s.to_string()]).collect();
+        (bids, asks)
+    }
+
     /// Best levels and the summed sizes of the best `levels` levels each side (exact).
     pub fn top(&self, levels: usize) -> Top {
         let sum = |sizes: &mut dyn Iterator<Item = Decimal>| {

@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 use tickwatch_model::{AvroRecord, BookTop, BookUpdate, QuarantineRecord};
 use tickwatch_runtime::broker::{self, ReliableProducer};
 use tickwatch_runtime::decoder::{self, RecordDecoder};
+use tickwatch_runtime::hot_book;
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
+use tickwatch_runtime::state::StateStore;
 
 /// Run until `stop` is set. Blocking: call it from a thread of its own.
 pub fn run(
@@ -45,6 +47,8 @@ pub fn run(
     let mut builders: HashMap<i32, (BookTopBuilder, i64)> = HashMap::new();
     tracing::info!(input, intervals = ?cfg.windows.intervals, levels = cfg.windows.book_levels, "book window worker running");
     let mut out = Vec::new();
+    let mut hot = cfg.hot_books.as_ref().map(|h| StateStore::new(&h.redis_url, &h.prefix));
+    let mut hot_failures = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let mut produced: Vec<Produced> = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(200);
@@ -79,6 +83,18 @@ pub fn run(
         }
         produced.extend(out.drain(..).map(|t| output(t, &cfg.prefix, &ids)));
         send_all(&producer, &runtime, produced)?;
+        if let Some(store) = hot.as_mut() {
+            let books: Vec<_> =
+                builders.values_mut().flat_map(|(b, _)| b.changed_books(hot_book::LEVELS, now_us() / 1_000)).collect();
+            // The books are a cache for the API: a Redis failure is logged and counted, and
+            // the next round writes the books again.
+            if let Err(e) = store.put_all_expiring(hot_book::SCHEMA, &books, hot_book::TTL_MS) {
+                hot_failures += 1;
+                if hot_failures.is_power_of_two() {
+                    tracing::warn!(error = %e, failures = hot_failures, "cannot write the hot order books to Redis");
+                }
+            }
+        }
         let assigned: Vec<i32> = consumer.assignment()?.elements().iter().map(|e| e.partition()).collect();
         builders.retain(|p, _| assigned.contains(p));
         let positions: Vec<(i32, i64)> = builders

@@ -39,6 +39,16 @@ pub struct WorkerConfig {
     pub prefix: String,
     pub group: String,
     pub windows: WindowConfig,
+    /// The book worker also writes each book's top levels to Redis for the API.
+    pub hot_books: Option<HotBooks>,
+}
+
+/// Where the book worker writes the books the API serves.
+#[derive(Debug, Clone)]
+pub struct HotBooks {
+    pub redis_url: String,
+    /// Key prefix (`hot.redis_prefix` of config/api.yaml).
+    pub prefix: String,
 }
 
 struct Ids {

@@ -18,6 +18,7 @@ use crate::book::LocalBook;
 use crate::config::{Interval, IntervalError, WindowConfig};
 use std::collections::HashMap;
 use tickwatch_model::{BookTop, BookUpdate, BookUpdateKind};
+use tickwatch_runtime::hot_book::{self, HotBook};
 
 /// A window being gathered.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +43,8 @@ struct Stream {
     synced_at_us: Option<i64>,
     last_event_us: i64,
     last_wall_us: i64,
+    /// Updated since the last `changed_books`.
+    changed: bool,
 }
 
 pub struct BookTopBuilder {
@@ -52,6 +55,25 @@ pub struct BookTopBuilder {
 }
 
 impl BookTopBuilder {
+    /// The synced books updated since the last call, as the API serves them (top `levels`
+    /// each side), keyed as `hot_book::key` names them.
+    pub fn changed_books(&mut self, levels: usize, now_ms: i64) -> Vec<(String, HotBook)> {
+        let mut out = Vec::new();
+        for s in self.streams.values_mut().filter(|s| s.changed && s.book.synced) {
+            s.changed = false;
+            let (bids, asks) = s.book.levels(levels);
+            let book = HotBook {
+                bids,
+                asks,
+                last_update_id: s.book.last_update_id,
+                at_ms: s.last_event_us.div_euclid(1_000),
+                written_ms: now_ms,
+            };
+            out.push((hot_book::key(&s.venue, &s.instrument), book));
+        }
+        out
+    }
+
     pub fn new(cfg: &WindowConfig) -> Result<BookTopBuilder, IntervalError> {
         Ok(BookTopBuilder {
             intervals: cfg.parsed_intervals()?,
@@ -74,6 +96,7 @@ impl BookTopBuilder {
             synced_at_us: None,
             last_event_us: i64::MIN,
             last_wall_us: now_us,
+            changed: false,
         });
         close_until(stream, &self.intervals, self.levels, u.event_time_us, now_us, out);
         let before = stream.snapshot_offset;
@@ -93,6 +116,7 @@ impl BookTopBuilder {
         }
         stream.last_event_us = stream.last_event_us.max(u.event_time_us);
         stream.last_wall_us = now_us;
+        stream.changed = true;
     }
 
     /// Close the windows of books quiet for `idle_after_ms` (once the input is read to its
