@@ -5,7 +5,6 @@
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -136,9 +135,7 @@ fn worker(prefix: &str, cfg: &std::path::Path) -> ChildGuard {
     ChildGuard(child)
 }
 
-/// Produce `recs` in order, pipelined, and wait for every acknowledgement. Tansu sometimes
-/// answers a sequence error that kills an idempotent producer: the chunk is then sent again
-/// with a new one (a repeated trade or bar changes nothing downstream).
+/// Produce `recs` in order to partition 0 (healing Tansu's fenced producers).
 async fn send<T: AvroRecord>(
     producer: &mut ReliableProducer,
     topic: &str,
@@ -146,31 +143,7 @@ async fn send<T: AvroRecord>(
     key: impl Fn(&T) -> String,
     recs: &[T],
 ) {
-    for chunk in recs.chunks(500) {
-        let values: Vec<(String, Vec<u8>)> =
-            chunk.iter().map(|r| (key(r), wire::frame(id, &r.to_avro().unwrap()))).collect();
-        for attempt in 0.. {
-            let client = producer.client();
-            let deliveries: Vec<_> = values
-                .iter()
-                .map(|(k, v)| {
-                    client
-                        .send_result(FutureRecord::to(topic).partition(0).key(k).payload(v))
-                        .map_err(|(e, _)| e)
-                        .unwrap()
-                })
-                .collect();
-            let mut ok = true;
-            for d in deliveries {
-                ok &= matches!(d.await, Ok(Ok(_)));
-            }
-            if ok {
-                break;
-            }
-            assert!(attempt < 3, "cannot produce to {topic}");
-            *producer = ReliableProducer::new(&stack().broker()).unwrap();
-        }
-    }
+    tickwatch_testkit::produce::send_records(&stack().broker(), producer, topic, id, key, recs).await;
 }
 
 #[derive(Default)]

@@ -9,15 +9,14 @@
 //! kept in `target/dashboard.png`.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::FutureRecord;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{
-    wire, Alert, AlertSeverity, AlertState, AvroRecord, Decimal, InstrumentKind, QualityMinute, ReferencePrice,
-    TakerSide, Trade,
+    Alert, AlertSeverity, AlertState, AvroRecord, Decimal, InstrumentKind, QualityMinute, ReferencePrice, TakerSide,
+    Trade,
 };
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::clickhouse::ClickHouse;
@@ -149,8 +148,7 @@ fn alert(rule: &str, t0: i64) -> Alert {
     }
 }
 
-/// Produce `recs` in order, pipelined, waiting for every acknowledgement; a chunk refused
-/// (Tansu sometimes fences an idempotent producer) goes again through a new producer.
+/// Produce `recs` in order to partition 0 (healing Tansu's fenced producers).
 async fn send<T: AvroRecord>(
     producer: &mut ReliableProducer,
     topic: &str,
@@ -158,31 +156,7 @@ async fn send<T: AvroRecord>(
     key: impl Fn(&T) -> String,
     recs: &[T],
 ) {
-    for chunk in recs.chunks(500) {
-        let values: Vec<(String, Vec<u8>)> =
-            chunk.iter().map(|r| (key(r), wire::frame(id, &r.to_avro().unwrap()))).collect();
-        for attempt in 0.. {
-            let client = producer.client();
-            let deliveries: Vec<_> = values
-                .iter()
-                .map(|(k, v)| {
-                    client
-                        .send_result(FutureRecord::to(topic).partition(0).key(k).payload(v))
-                        .map_err(|(e, _)| e)
-                        .unwrap()
-                })
-                .collect();
-            let mut ok = true;
-            for d in deliveries {
-                ok &= matches!(d.await, Ok(Ok(_)));
-            }
-            if ok {
-                break;
-            }
-            assert!(attempt < 3, "cannot produce to {topic}");
-            *producer = ReliableProducer::new(&stack().broker()).unwrap();
-        }
-    }
+    tickwatch_testkit::produce::send_records(&stack().broker(), producer, topic, id, key, recs).await;
 }
 
 /// Every declared topic under `prefix`, one partition each, visible in the metadata.
