@@ -27,6 +27,9 @@ impl Caller {
     }
 }
 
+/// Buckets kept before idle ones are forgotten (one per client address or key).
+const MAX_BUCKETS: usize = 100_000;
+
 struct KnownKey {
     name: String,
     value: String,
@@ -74,6 +77,11 @@ impl Gate {
     pub fn admit(&self, caller: &Caller) -> Result<(), ApiError> {
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_BUCKETS {
+            // Forget the callers idle long enough to be full again (a new bucket starts full).
+            let idle = std::time::Duration::from_secs_f64(caller.rate.burst / caller.rate.per_second);
+            buckets.retain(|_, (_, at)| now.duration_since(*at) < idle);
+        }
         let (tokens, at) = buckets.entry(caller.bucket.clone()).or_insert((caller.rate.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * caller.rate.per_second).min(caller.rate.burst);
         *at = now;

@@ -2,6 +2,8 @@
 //! measured in the same run. The benchmarks are in `benches/`; the peer comparison's Python
 //! side is in `cryptofeed/`.
 
+pub mod load;
+
 use std::time::{Duration, Instant};
 use tickwatch_model::{InstrumentKind, TakerSide, Trade};
 
