@@ -46,7 +46,7 @@ pub struct App {
     /// The k-line and book window lengths (config/windows.yaml).
     pub intervals: Vec<String>,
     pub gate: Gate,
-    pub history_cache: TtlCache<Arc<Value>>,
+    pub history_cache: TtlCache<Arc<str>>,
     pub book_cache: TtlCache<Option<Arc<Value>>>,
     /// Hot order books written by the book worker.
     pub books: Mutex<StateStore>,

@@ -79,13 +79,10 @@ impl ClickHouse {
     }
 
     /// Run a parameterized query (`{name:Type}` placeholders, values bound by the server,
-    /// never spliced into the text) with `FORMAT JSONEachRow` appended. 64-bit integers come
-    /// back as JSON numbers; decimals should be selected with `toString` to stay exact.
-    pub async fn query_params(
-        &self,
-        sql: &str,
-        params: &[(String, String)],
-    ) -> Result<Vec<serde_json::Value>, ClickHouseError> {
+    /// never spliced into the text) with `FORMAT JSONEachRow` appended; the answer's text,
+    /// one JSON object a line. 64-bit integers come back as JSON numbers; decimals should be
+    /// selected with `toString` to stay exact.
+    pub async fn query_params_text(&self, sql: &str, params: &[(String, String)]) -> Result<String, ClickHouseError> {
         let url = |source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source };
         let mut query: Vec<(String, &str)> =
             vec![("database".into(), &self.settings.database), ("output_format_json_quote_64bit_integers".into(), "0")];
@@ -109,11 +106,21 @@ impl ClickHouse {
                 statement: sql.trim().to_string(),
             });
         }
+        Ok(text)
+    }
+
+    /// [`query_params_text`](Self::query_params_text), each row parsed.
+    pub async fn query_params(
+        &self,
+        sql: &str,
+        params: &[(String, String)],
+    ) -> Result<Vec<serde_json::Value>, ClickHouseError> {
+        let text = self.query_params_text(sql, params).await?;
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| {
                 serde_json::from_str(l).map_err(|e| ClickHouseError::Refused {
-                    status: status.as_u16(),
+                    status: 200,
                     message: format!("unreadable row ({e}): {l}"),
                     statement: sql.trim().to_string(),
                 })

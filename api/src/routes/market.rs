@@ -100,7 +100,7 @@ pub async fn book(state: AppState, Extension(caller): Extension<Caller>, q: Give
     }
     out["venue"] = json!(venue);
     out["instrument"] = json!(instrument);
-    Ok(Json(out))
+    Ok(Json(out).into())
 }
 
 const KLINES: &str =

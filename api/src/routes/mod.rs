@@ -17,7 +17,29 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub type Answer = Result<Json<Value>, ApiError>;
+pub type Answer = Result<Reply, ApiError>;
+
+/// A JSON answer: built here, or passed through as text (history pages: ClickHouse's rows
+/// go out as it wrote them, never parsed and written again).
+pub enum Reply {
+    Value(Json<Value>),
+    Text(Arc<str>),
+}
+
+impl From<Json<Value>> for Reply {
+    fn from(v: Json<Value>) -> Reply {
+        Reply::Value(v)
+    }
+}
+
+impl axum::response::IntoResponse for Reply {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Reply::Value(v) => v.into_response(),
+            Reply::Text(t) => ([(axum::http::header::CONTENT_TYPE, "application/json")], t.to_string()).into_response(),
+        }
+    }
+}
 pub type Given = Query<BTreeMap<String, String>>;
 pub type AppState = State<Arc<App>>;
 
@@ -172,26 +194,66 @@ impl App {
         );
         let cache_key = format!("{sql}\u{0}{:?}", q.params);
         if let Some(hit) = self.history_cache.get(&cache_key) {
-            return Ok(Json((*hit).clone()));
+            return Ok(Reply::Text(hit));
         }
-        let mut rows = self.clickhouse.query_params(&sql, &q.params).await?;
-        let next = if rows.len() > limit as usize {
-            rows.truncate(limit as usize);
-            rows.last().map(|r| encode_cursor(r["_cursor"].as_array().map(Vec::as_slice).unwrap_or_default()))
-        } else {
-            None
-        };
-        for r in &mut rows {
-            if let Some(o) = r.as_object_mut() {
-                o.remove("_cursor");
-            }
-        }
-        let answer = json!({"items": rows, "next_cursor": next});
-        self.history_cache.put(cache_key, Arc::new(answer.clone()));
-        Ok(Json(answer))
+        let text = self.clickhouse.query_params_text(&sql, &q.params).await?;
+        let answer: Arc<str> = page_text(&text, limit as usize)?.into();
+        self.history_cache.put(cache_key, answer.clone());
+        Ok(Reply::Text(answer))
     }
 }
 
-pub fn items(items: Vec<Value>) -> Json<Value> {
-    Json(json!({"items": items, "next_cursor": null}))
+/// `{"items": [rows], "next_cursor": …}` from ClickHouse's JSONEachRow text, whose last
+/// column is `_cursor`: it is cut from each row, and read from the last row of a full page.
+fn page_text(text: &str, limit: usize) -> Result<String, ApiError> {
+    let mut rows: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        let last: Value = serde_json::from_str(rows[limit - 1])
+            .map_err(|e| ApiError::Unavailable(format!("ClickHouse sent an unreadable row: {e}")))?;
+        Some(encode_cursor(last["_cursor"].as_array().map(Vec::as_slice).unwrap_or_default()))
+    } else {
+        None
+    };
+    let mut out = String::with_capacity(text.len() + 64);
+    out.push_str("{\"items\":[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // `_cursor` is the last column, so the row ends `,"_cursor":[…]}`.
+        match row.rfind(",\"_cursor\":") {
+            Some(at) => {
+                out.push_str(&row[..at]);
+                out.push('}');
+            }
+            None => out.push_str(row),
+        }
+    }
+    out.push_str("],\"next_cursor\":");
+    out.push_str(&serde_json::to_string(&next).unwrap_or_else(|_| "null".into()));
+    out.push('}');
+    Ok(out)
+}
+
+pub fn items(items: Vec<Value>) -> Reply {
+    Reply::Value(Json(json!({"items": items, "next_cursor": null})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_cut_the_cursor_column_and_read_the_next_one() {
+        let text = "{\"a\":\"1.5\",\"_cursor\":[1,\"x\"]}\n{\"a\":\"2\",\"_cursor\":[2,\"y\"]}\n{\"a\":\"3\",\"_cursor\":[3,\"z\"]}\n";
+        let page: Value = serde_json::from_str(&page_text(text, 2).unwrap()).unwrap();
+        assert_eq!(page["items"], json!([{"a": "1.5"}, {"a": "2"}]));
+        let cursor = page["next_cursor"].as_str().unwrap();
+        assert_eq!(decode_cursor(cursor, 2).unwrap(), vec![json!(2), json!("y")]);
+        let all: Value = serde_json::from_str(&page_text(text, 3).unwrap()).unwrap();
+        assert_eq!((all["items"].as_array().unwrap().len(), &all["next_cursor"]), (3, &Value::Null));
+        let empty: Value = serde_json::from_str(&page_text("", 3).unwrap()).unwrap();
+        assert_eq!(empty, json!({"items": [], "next_cursor": null}));
+    }
 }

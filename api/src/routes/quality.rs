@@ -69,8 +69,12 @@ pub async fn summary(state: AppState, Extension(caller): Extension<Caller>, q: G
         .equal("venue", &s.venue)
         .equal("instrument", &s.instrument);
     // One row per series: a single page of at most max_limit rows.
-    let page = app.history(q, app.cfg.limits.max_limit, None).await?;
-    let rows: Vec<serde_json::Value> = page.0["items"]
+    let page = match app.history(q, app.cfg.limits.max_limit, None).await? {
+        super::Reply::Text(t) => serde_json::from_str::<serde_json::Value>(&t)
+            .map_err(|e| crate::error::ApiError::Unavailable(format!("unreadable summary: {e}")))?,
+        super::Reply::Value(v) => v.0,
+    };
+    let rows: Vec<serde_json::Value> = page["items"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -85,5 +89,5 @@ pub async fn slo(state: AppState, Extension(_caller): Extension<Caller>, q: Give
     let mut p = Params::new(q.0);
     let (from, to) = app.range(&mut p, 86_400_000)?;
     p.finish()?;
-    Ok(Json(crate::slo::report(&app.clickhouse, from, to).await?))
+    Ok(Json(crate::slo::report(&app.clickhouse, from, to).await?).into())
 }
