@@ -174,6 +174,11 @@ impl App {
         let keys: Vec<&str> = q.keys.iter().map(|k| k.0).collect();
         if let Some(c) = cursor {
             let values = decode_cursor(&c, keys.len())?;
+            let fits =
+                q.keys.iter().zip(&values).all(|((_, ty), v)| if *ty == "Int64" { v.is_i64() } else { v.is_string() });
+            if !fits {
+                return Err(ApiError::bad("cursor", "`cursor` must be a next_cursor value returned by this route"));
+            }
             let holes: Vec<String> = q.keys.iter().enumerate().map(|(i, (_, ty))| format!("{{c{i}:{ty}}}")).collect();
             let op = if q.descending { "<" } else { ">" };
             q.conditions.push(format!("({}) {op} ({})", keys.join(", "), holes.join(", ")));
