@@ -551,6 +551,10 @@ async fn refusals_name_the_fix_and_keys_and_limits_hold() {
         ("/api/v1/klines?venue=binance&instrument=BTC-USDT&limit=0", 400, "bad_parameter", Some("limit")),
         ("/api/v1/klines?venue=binance&instrument=BTC-USDT&limit=5001", 400, "bad_parameter", Some("limit")),
         ("/api/v1/klines?venue=binance&instrument=BTC-USDT&cursor=zz", 400, "bad_parameter", Some("cursor")),
+        // A well-formed cursor of another route ([0, ""]: two keys; k-lines page by one).
+        ("/api/v1/klines?venue=binance&instrument=BTC-USDT&cursor=5b302c22225d", 400, "bad_parameter", Some("cursor")),
+        // One key of the wrong type (["x"] where k-lines page by a time).
+        ("/api/v1/klines?venue=binance&instrument=BTC-USDT&cursor=5b2278225d", 400, "bad_parameter", Some("cursor")),
         ("/api/v1/klines?venue=binance&instrument=BTC-USDT&from=0&to=99999999999", 400, "bad_parameter", Some("to")),
         ("/api/v1/latest?instrumnet=BTC-USDT", 400, "bad_parameter", Some("instrumnet")),
         ("/api/v1/alerts?state=sleeping", 400, "bad_parameter", Some("state")),
