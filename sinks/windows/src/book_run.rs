@@ -49,6 +49,7 @@ pub fn run(
     let mut out = Vec::new();
     let mut hot = cfg.hot_books.as_ref().map(|h| StateStore::new(&h.redis_url, &h.prefix));
     let mut hot_failures = 0u64;
+    let mut hot_retry_at = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let mut produced: Vec<Produced> = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(200);
@@ -83,13 +84,16 @@ pub fn run(
         }
         produced.extend(out.drain(..).map(|t| output(t, &cfg.prefix, &ids)));
         send_all(&producer, &runtime, produced)?;
-        if let Some(store) = hot.as_mut() {
+        if let Some(store) = hot.as_mut().filter(|_| Instant::now() >= hot_retry_at) {
             let books: Vec<_> =
                 builders.values_mut().flat_map(|(b, _)| b.changed_books(hot_book::LEVELS, now_us() / 1_000)).collect();
-            // The books are a cache for the API: a Redis failure is logged and counted, and
-            // the next round writes the books again.
+            // The books are a cache for the API, never the data path: a Redis failure is
+            // logged and counted, Redis is left alone for 30 s (so an unreachable one costs
+            // the windows at most its 3 s connect timeout per 30 s), and each book is written
+            // again at its next update.
             if let Err(e) = store.put_all_expiring(hot_book::SCHEMA, &books, hot_book::TTL_MS) {
                 hot_failures += 1;
+                hot_retry_at = Instant::now() + Duration::from_secs(30);
                 if hot_failures.is_power_of_two() {
                     tracing::warn!(error = %e, failures = hot_failures, "cannot write the hot order books to Redis");
                 }
