@@ -35,24 +35,26 @@ impl ClickHouse {
 
     /// Run one statement; `in_database` selects the configured database for it.
     async fn post(&self, sql: &str, in_database: bool) -> Result<String, ClickHouseError> {
-        let mut req = self
+        let query: Vec<(String, &str)> =
+            if in_database { vec![("database".into(), &self.settings.database)] } else { Vec::new() };
+        self.send(sql, sql.to_string(), &query).await
+    }
+
+    /// POST `body` with the URL parameters `query`; a refusal quotes `sql`.
+    async fn send(&self, sql: &str, body: String, query: &[(String, &str)]) -> Result<String, ClickHouseError> {
+        let url = |source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source };
+        let resp = self
             .http
             .post(&self.settings.url)
             .header("X-ClickHouse-User", &self.settings.user)
             .header("X-ClickHouse-Key", &self.settings.password)
-            .body(sql.to_string());
-        if in_database {
-            req = req.query(&[("database", &self.settings.database)]);
-        }
-        let resp = req
+            .query(query)
+            .body(body)
             .send()
             .await
-            .map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
+            .map_err(url)?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source })?;
+        let text = resp.text().await.map_err(url)?;
         if !status.is_success() {
             return Err(ClickHouseError::Refused {
                 status: status.as_u16(),
@@ -83,30 +85,10 @@ impl ClickHouse {
     /// one JSON object a line. 64-bit integers come back as JSON numbers; decimals should be
     /// selected with `toString` to stay exact.
     pub async fn query_params_text(&self, sql: &str, params: &[(String, String)]) -> Result<String, ClickHouseError> {
-        let url = |source| ClickHouseError::Unreachable { url: self.settings.url.clone(), source };
         let mut query: Vec<(String, &str)> =
             vec![("database".into(), &self.settings.database), ("output_format_json_quote_64bit_integers".into(), "0")];
         query.extend(params.iter().map(|(k, v)| (format!("param_{k}"), v.as_str())));
-        let resp = self
-            .http
-            .post(&self.settings.url)
-            .header("X-ClickHouse-User", &self.settings.user)
-            .header("X-ClickHouse-Key", &self.settings.password)
-            .query(&query)
-            .body(format!("{sql} FORMAT JSONEachRow"))
-            .send()
-            .await
-            .map_err(url)?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(url)?;
-        if !status.is_success() {
-            return Err(ClickHouseError::Refused {
-                status: status.as_u16(),
-                message: text.trim().to_string(),
-                statement: sql.trim().to_string(),
-            });
-        }
-        Ok(text)
+        self.send(sql, format!("{sql} FORMAT JSONEachRow"), &query).await
     }
 
     /// [`query_params_text`](Self::query_params_text), each row parsed.
