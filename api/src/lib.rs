@@ -3,6 +3,24 @@
 //! current from the clean topics; order books from the book worker's Redis snapshots; history
 //! from ClickHouse with parameterized queries only. The contract is `/openapi.json`.
 
+/// Completeness, one definition for `/quality/summary` and the SLO report: per venue and
+/// instrument, `bars` = the range's minutes with a 1m k-line ...
+macro_rules! bars_1m_in_range {
+    () => {
+        "SELECT venue, instrument, uniqExact(open_time) AS bars FROM klines FINAL \
+        WHERE interval = '1m' AND open_time >= fromUnixTimestamp64Milli({from:Int64}) \
+        AND open_time < fromUnixTimestamp64Milli({to:Int64}) GROUP BY venue, instrument"
+    };
+}
+
+/// ... over the minutes from the instrument's first observed minute (`q.first_minute`) to the
+/// end of the range, or now.
+macro_rules! expected_minutes {
+    () => {
+        "dateDiff('minute', q.first_minute, least(fromUnixTimestamp64Milli({to:Int64}), now64(3)))"
+    };
+}
+
 pub mod cache;
 pub mod config;
 pub mod error;

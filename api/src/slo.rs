@@ -17,21 +17,21 @@ const LATENCY: &str = "SELECT venue, count() AS trades, \
     WHERE event_time >= fromUnixTimestamp64Milli({from:Int64}) AND event_time < fromUnixTimestamp64Milli({to:Int64}) \
     GROUP BY venue";
 
-const QUALITY: &str = "SELECT q.venue AS venue, sum(q.reconnects) AS reconnects, sum(k.bars) AS bars, \
-    sum(greatest(0, dateDiff('minute', q.first_minute, least(fromUnixTimestamp64Milli({to:Int64}), now64(3))))) AS expected, \
-    any(r.recovery_p95_ms) AS recovery_p95_ms FROM ( \
+const QUALITY: &str = concat!(
+    "SELECT q.venue AS venue, sum(q.reconnects) AS reconnects, sum(k.bars) AS bars, sum(greatest(0, ",
+    expected_minutes!(),
+    ")) AS expected, any(r.recovery_p95_ms) AS recovery_p95_ms FROM ( \
       SELECT venue, instrument, sum(reconnects) AS reconnects, min(minute) AS first_minute FROM data_quality_minute FINAL \
       WHERE minute >= fromUnixTimestamp64Milli({from:Int64}) AND minute < fromUnixTimestamp64Milli({to:Int64}) \
       GROUP BY venue, instrument \
-    ) AS q LEFT JOIN ( \
-      SELECT venue, instrument, uniqExact(open_time) AS bars FROM klines FINAL \
-      WHERE interval = '1m' AND open_time >= fromUnixTimestamp64Milli({from:Int64}) AND open_time < fromUnixTimestamp64Milli({to:Int64}) \
-      GROUP BY venue, instrument \
-    ) AS k USING (venue, instrument) LEFT JOIN ( \
+    ) AS q LEFT JOIN (",
+    bars_1m_in_range!(),
+    ") AS k USING (venue, instrument) LEFT JOIN ( \
       SELECT venue, quantileOrNull(0.95)(max_silence_ms) AS recovery_p95_ms FROM data_quality_minute FINAL \
       WHERE reconnects > 0 AND minute >= fromUnixTimestamp64Milli({from:Int64}) AND minute < fromUnixTimestamp64Milli({to:Int64}) \
       GROUP BY venue \
-    ) AS r ON r.venue = q.venue GROUP BY q.venue";
+    ) AS r ON r.venue = q.venue GROUP BY q.venue"
+);
 
 fn met(value: Option<f64>, ok: impl Fn(f64) -> bool) -> Value {
     value.map_or(Value::Null, |v| json!(ok(v)))

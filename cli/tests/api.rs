@@ -121,6 +121,19 @@ async fn clickhouse(sql: &str) {
     ch.execute(sql).await.unwrap();
 }
 
+/// Insert k-line rows written as `(venue, instrument, interval, open_time, close_time, open,
+/// high, low, close, volume, quote_volume, vwap, trade_count, taker_buy_volume,
+/// taker_buy_quote_volume, first_trade_id, last_trade_id, version, verification, emitted_at)`.
+async fn insert_klines(rows: &[String]) {
+    clickhouse(&format!(
+        "INSERT INTO klines (venue, instrument, interval, open_time, close_time, open, high, low, close, volume, \
+         quote_volume, vwap, trade_count, taker_buy_volume, taker_buy_quote_volume, first_trade_id, last_trade_id, \
+         version, verification, emitted_at) VALUES {}",
+        rows.join(",")
+    ))
+    .await;
+}
+
 fn ts(us: i64) -> String {
     format!("fromUnixTimestamp64Micro(toInt64({us}))")
 }
@@ -162,13 +175,7 @@ async fn seed_history(day: i64) {
         ts(day),
         ts(day + MIN_US - 1)
     ));
-    clickhouse(&format!(
-        "INSERT INTO klines (venue, instrument, interval, open_time, close_time, open, high, low, close, volume, \
-         quote_volume, vwap, trade_count, taker_buy_volume, taker_buy_quote_volume, first_trade_id, last_trade_id, \
-         version, verification, emitted_at) VALUES {}",
-        rows.join(",")
-    ))
-    .await;
+    insert_klines(&rows).await;
     // Factors: book windows keep 7 days (their TTL), so these go on a recent stretch of
     // binance ETH-USDT, with bars for 10 minutes and book windows for the first 5.
     let recent = recent_us(day);
@@ -181,13 +188,7 @@ async fn seed_history(day: i64) {
             )
         })
         .collect();
-    clickhouse(&format!(
-        "INSERT INTO klines (venue, instrument, interval, open_time, close_time, open, high, low, close, volume, \
-         quote_volume, vwap, trade_count, taker_buy_volume, taker_buy_quote_volume, first_trade_id, last_trade_id, \
-         version, verification, emitted_at) VALUES {}",
-        bars.join(",")
-    ))
-    .await;
+    insert_klines(&bars).await;
     let books: Vec<String> = (0..5i64)
         .map(|m| {
             let (s, e) = (recent + m * MIN_US, recent + (m + 1) * MIN_US);
@@ -275,13 +276,11 @@ async fn history_comes_from_clickhouse_paged_exact_and_final() {
 
     // The history cache: a bar written now is not in the same question's answer within the
     // TTL, and is in a different question's.
-    clickhouse(&format!(
-        "INSERT INTO klines (venue, instrument, interval, open_time, close_time, open, high, low, close, volume, quote_volume, \
-         vwap, trade_count, taker_buy_volume, taker_buy_quote_volume, first_trade_id, last_trade_id, version, verification, \
-         emitted_at) VALUES ('okx','BTC-USDT','1m',{},{},'1','1','1','1','1','1','1',1,'0','0','a','b',1,'UNVERIFIED',now64(6))",
+    insert_klines(&[format!(
+        "('okx','BTC-USDT','1m',{},{},'1','1','1','1','1','1','1',1,'0','0','a','b',1,'UNVERIFIED',now64(6))",
         ts(day + 3 * MIN_US),
         ts(day + 4 * MIN_US - 1)
-    ))
+    )])
     .await;
     let again =
         ok(&base, &format!("/api/v1/klines?venue=okx&instrument=BTC-USDT&from={from}&to={}", from + 3_600_000)).await;

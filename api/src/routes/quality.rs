@@ -42,21 +42,22 @@ pub async fn minutes(state: AppState, Extension(caller): Extension<Caller>, q: G
 /// the P95 of the per-minute source-lag P95s, and completeness: the share of minutes with a
 /// 1m k-line, counted from the instrument's first observed minute in the range to the end of
 /// the range (or now).
-const SUMMARY: &str = "SELECT venue, instrument, minutes, messages, gaps, reconnects, lag_p95_ms, \
+const SUMMARY: &str = concat!(
+    "SELECT venue, instrument, minutes, messages, gaps, reconnects, lag_p95_ms, \
     if(expected <= 0, NULL, least(1, bars / expected)) AS completeness FROM ( \
       SELECT q.venue AS venue, q.instrument AS instrument, q.minutes AS minutes, q.messages AS messages, q.gaps AS gaps, \
-        q.reconnects AS reconnects, q.lag_p95_ms AS lag_p95_ms, k.bars AS bars, \
-        dateDiff('minute', q.first_minute, least(fromUnixTimestamp64Milli({to:Int64}), now64(3))) AS expected FROM ( \
+        q.reconnects AS reconnects, q.lag_p95_ms AS lag_p95_ms, k.bars AS bars, ",
+    expected_minutes!(),
+    " AS expected FROM ( \
         SELECT venue, instrument, uniqExact(minute) AS minutes, sum(messages) AS messages, sum(gaps) AS gaps, \
           sum(reconnects) AS reconnects, quantileOrNull(0.95)(source_lag_p95_ms) AS lag_p95_ms, min(minute) AS first_minute \
         FROM data_quality_minute FINAL \
         WHERE minute >= fromUnixTimestamp64Milli({from:Int64}) AND minute < fromUnixTimestamp64Milli({to:Int64}) \
         GROUP BY venue, instrument \
-      ) AS q LEFT JOIN ( \
-        SELECT venue, instrument, uniqExact(open_time) AS bars FROM klines FINAL \
-        WHERE interval = '1m' AND open_time >= fromUnixTimestamp64Milli({from:Int64}) AND open_time < fromUnixTimestamp64Milli({to:Int64}) \
-        GROUP BY venue, instrument \
-      ) AS k USING (venue, instrument))";
+      ) AS q LEFT JOIN (",
+    bars_1m_in_range!(),
+    ") AS k USING (venue, instrument))"
+);
 
 pub async fn summary(state: AppState, Extension(caller): Extension<Caller>, q: Given) -> Answer {
     let app = &state.0;
