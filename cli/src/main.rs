@@ -87,6 +87,8 @@ enum Command {
         #[command(subcommand)]
         action: commands::sink::SinkAction,
     },
+    /// The SLO report per venue (latency P95, minute completeness, reconnect recovery P95) from ClickHouse.
+    Slo(commands::slo::SloArgs),
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
     ChdbServe(commands::chdb::ChdbArgs),
 }
@@ -170,6 +172,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sink { action } => {
             let settings = load_settings(&cli.config)?;
             commands::sink::run(&settings, &cli.config, action).await
+        }
+        Command::Slo(args) => {
+            let settings = load_settings(&cli.config)?;
+            commands::slo::run(&settings, args).await
         }
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }

@@ -328,6 +328,22 @@ async fn history_comes_from_clickhouse_paged_exact_and_final() {
     let okx = slo["venues"].as_array().unwrap().iter().find(|v| v["venue"] == "okx").cloned().unwrap();
     assert_eq!(okx["completeness_met"], false);
     assert_eq!(okx["reconnects"], 1);
+
+    // `tickwatch slo` gives the same report, as JSON and as a table marking the missed target.
+    let slo_cli = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
+            .arg("--config")
+            .arg(&stack().settings_path)
+            .args(["slo", "--from", &from.to_string(), "--to", &(from + 3_600_000).to_string(), "--format", format])
+            .output()
+            .expect("tickwatch slo runs");
+        assert!(out.status.success(), "tickwatch slo: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(serde_json::from_str::<Value>(&slo_cli("json")).unwrap(), slo);
+    let table = slo_cli("table");
+    let okx_line = table.lines().find(|l| l.starts_with("okx")).unwrap_or_else(|| panic!("okx in {table}"));
+    assert!(okx_line.contains("MISSED 76.667"), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

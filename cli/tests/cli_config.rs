@@ -14,7 +14,7 @@ fn help_lists_the_subcommands() {
     let out = tickwatch(&["--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["registry", "migrate", "topics", "schemas", "check", "chdb-serve"] {
+    for cmd in ["registry", "migrate", "topics", "schemas", "check", "slo", "chdb-serve"] {
         assert!(text.contains(cmd), "{cmd} missing from --help:\n{text}");
     }
 }
@@ -153,4 +153,14 @@ fn a_broken_api_file_is_named_and_exits_2() {
         assert!(err.contains(field) && err.contains(hint) && err.contains(&api.display().to_string()), "{err}");
     }
     std::fs::remove_file(api).ok();
+}
+
+#[test]
+fn an_ingest_shard_with_an_instrument_its_venues_lack_is_named_and_exits_2() {
+    // Refused before any connection: no broker or venue is needed.
+    let out = tickwatch(&["ingest", "--venue", "okx", "--instrument", "BTC-USDT", "--instrument", "NOPE-USDT"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--instrument NOPE-USDT is not an instrument of the selected venues"), "{err}");
+    assert!(!err.contains("BTC-USDT is not"), "{err}");
 }

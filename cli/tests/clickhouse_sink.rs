@@ -22,7 +22,7 @@ use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::Settings;
 use tickwatch_testkit::servers::{settings_with_clickhouse, OwnServer};
-use tickwatch_testkit::{stack, unique, ChildGuard};
+use tickwatch_testkit::{free_port, stack, unique, ChildGuard};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
 
@@ -158,6 +158,8 @@ struct Bench {
     clickhouse: ClickHouse,
     producer: ReliableProducer,
     ids: HashMap<&'static str, u32>,
+    /// The writer's /metrics address.
+    metrics_listen: String,
 }
 
 impl Bench {
@@ -200,7 +202,14 @@ impl Bench {
             clickhouse: ClickHouse::new(&settings.clickhouse),
             producer: ReliableProducer::new(&s.broker()).unwrap(),
             ids,
+            metrics_listen: format!("127.0.0.1:{}", free_port()),
         }
+    }
+
+    /// A value of the writer's /metrics: the sample whose name and labels start with `series`.
+    async fn metric(&self, series: &str) -> Option<f64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.metrics_listen)).await.ok()?.text().await.ok()?;
+        text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
     }
 
     fn topic(&self, t: &str) -> String {
@@ -219,7 +228,7 @@ impl Bench {
             .args(["sink", "clickhouse", "--sinks"])
             .arg(&self.sinks_path)
             .args(["--topic-prefix", &format!("{}.", self.prefix), "--group", &format!("{}-sink", self.prefix)])
-            .args(["--instance-id", "writer-0"])
+            .args(["--instance-id", "writer-0", "--metrics-listen", &self.metrics_listen])
             .env("RUST_LOG", "info,tickwatch_sink_clickhouse=debug")
             .stdout(Stdio::null())
             .stderr(log)
@@ -473,6 +482,26 @@ async fn a_60_second_clickhouse_outage_loses_nothing_and_pauses_consumption() {
             180,
         )
         .await;
+    // The writer's metrics: every acknowledged row once (no insert was acknowledged twice:
+    // no kill here), the quarantined records by source topic and reason, and each trade's
+    // latency from its receipt (ten minutes before it was sent) to its row acknowledged.
+    let until = Instant::now() + Duration::from_secs(10);
+    while bench.metric("sink_rows_written_total{table=\"quarantine\"}").await != Some(1_500.0) {
+        assert!(Instant::now() < until, "the writer's /metrics never counted the 1 500 quarantine rows");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(bench.metric("sink_rows_written_total{table=\"trades\"}").await, Some(5_000.0));
+    assert_eq!(bench.metric("dq_drop_counter_total{topic=\"raw.trades\",reason=\"schema\"}").await, Some(1_500.0));
+    assert_eq!(bench.metric("event_end2end_latency_ms_count{table=\"trades\"}").await, Some(5_000.0));
+    assert_eq!(bench.metric("event_end2end_latency_ms_bucket{table=\"trades\",le=\"60000\"}").await, Some(0.0));
+    let consumed = bench.metric(&format!("consumer_records_total{{topic=\"{}\"}}", bench.topic("trades"))).await;
+    assert!(consumed.is_some_and(|n| n >= 5_000.0), "records read: {consumed:?}");
+    for p in 0..3 {
+        let lag = format!("consumer_lag_records{{topic=\"{}\",partition=\"{p}\"}}", bench.topic("trades"));
+        assert_eq!(bench.metric(&lag).await, Some(0.0), "{lag}: read to the end");
+    }
+    let health = reqwest::get(format!("http://{}/healthz", bench.metrics_listen)).await.unwrap();
+    assert!(health.status().is_success());
     w.terminate();
     assert_eq!(bench.count("SELECT uniqExact(trade_id) AS n FROM trades FINAL").await, 5_000);
     assert_eq!(bench.committed("trades", 3), 5_000, "committed once ClickHouse took the rows");

@@ -7,39 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use tickwatch_runtime::metrics::{render_counters, Histogram};
 
 const LAG_BOUNDS_MS: &[f64] = &[5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0];
 const RESYNC_BOUNDS_S: &[f64] = &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0];
-
-/// Cumulative-on-render bucket counts (last = +Inf) and the sum of observations.
-#[derive(Debug, Clone)]
-struct Histogram {
-    bounds: &'static [f64],
-    buckets: Vec<u64>,
-    sum: f64,
-}
-
-impl Histogram {
-    fn new(bounds: &'static [f64]) -> Histogram {
-        Histogram { bounds, buckets: vec![0; bounds.len() + 1], sum: 0.0 }
-    }
-
-    fn observe(&mut self, v: f64) {
-        let slot = self.bounds.iter().position(|b| v <= *b).unwrap_or(self.bounds.len());
-        self.buckets[slot] += 1;
-        self.sum += v;
-    }
-
-    fn render(&self, s: &mut String, name: &str, labels: &str) {
-        let mut cumulative = 0;
-        for (i, c) in self.buckets.iter().enumerate() {
-            cumulative += c;
-            let le = self.bounds.get(i).map_or_else(|| "+Inf".to_string(), |b| b.to_string());
-            let _ = writeln!(s, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
-        }
-        let _ = writeln!(s, "{name}_sum{{{labels}}} {}\n{name}_count{{{labels}}} {cumulative}", self.sum);
-    }
-}
 
 #[derive(Default)]
 struct Inner {
@@ -125,12 +96,7 @@ impl IngestMetrics {
     pub fn render(&self) -> String {
         let m = self.0.lock().expect("metrics lock");
         let mut s = String::new();
-        let mut family = |name: &str, help: &str, rows: Vec<(String, u64)>| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (labels, v) in rows {
-                let _ = writeln!(s, "{name}{{{labels}}} {v}");
-            }
-        };
+        let mut family = |name: &str, help: &str, rows: Vec<(String, u64)>| render_counters(&mut s, name, help, rows);
         family(
             "collector_in_msgs_total",
             "Market-data messages received, per venue, instrument and channel.",

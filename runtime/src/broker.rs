@@ -10,7 +10,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::BorrowedMessage;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
@@ -120,7 +120,10 @@ pub fn poll_message<'a>(
 ) -> Result<Option<BorrowedMessage<'a>>, KafkaError> {
     match consumer.poll(timeout) {
         None => Ok(None),
-        Some(Ok(m)) => Ok(Some(m)),
+        Some(Ok(m)) => {
+            observe(consumer, &m);
+            Ok(Some(m))
+        }
         Some(Err(e)) if transient(&e) => {
             tracing::warn!(error = %e, "{who}: waiting for the broker");
             std::thread::sleep(Duration::from_millis(500));
@@ -128,6 +131,37 @@ pub fn poll_message<'a>(
         }
         Some(Err(e)) => Err(e),
     }
+}
+
+/// Count a record read and keep its partition's lag (`metrics::StageMetrics::consumed`):
+/// the high watermark is the one the consumer cached from its last fetch response.
+pub fn observe(consumer: &BaseConsumer, msg: &BorrowedMessage<'_>) {
+    let (topic, partition) = (msg.topic(), msg.partition());
+    crate::metrics::stage_metrics().consumed(
+        topic,
+        partition,
+        msg.offset(),
+        cached_high_watermark(consumer, topic, partition),
+    );
+}
+
+/// The partition's high watermark as librdkafka cached it from the last fetch response
+/// (`rd_kafka_get_watermark_offsets`: no request; rdkafka-rs wraps only the querying kind).
+fn cached_high_watermark(consumer: &BaseConsumer, topic: &str, partition: i32) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer lives as long as `consumer`; the topic is a NUL-terminated
+    // string that outlives the call; low and high point to live i64s the call writes.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
 /// Commit, per topic and partition, the next offset to read. A refusal (a rebalance took the

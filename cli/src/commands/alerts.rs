@@ -47,6 +47,10 @@ pub struct WorkerArgs {
     /// The consumer group (default: tickwatch-alert-engine, tickwatch-notifier).
     #[arg(long)]
     group: Option<String>,
+    /// Where to serve Prometheus /metrics, /healthz and /readyz (default: metrics.listen of
+    /// the settings; if it is taken, the stage runs on without them and says so).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +104,8 @@ pub async fn run(settings: &Settings, action: AlertsAction) -> anyhow::Result<()
 async fn worker(settings: &Settings, args: WorkerArgs, notify: bool) -> anyhow::Result<()> {
     let (rules, path) = load(settings, &args.file)?;
     let default_group = if notify { "tickwatch-notifier" } else { "tickwatch-alert-engine" };
+    let stage = if notify { "notifier" } else { "alert-engine" };
+    super::serve_stage_metrics(stage, args.metrics_listen.as_deref(), settings).await;
     let cfg = AlertsWorker {
         prefix: args.topic_prefix,
         group: args.group.unwrap_or_else(|| default_group.into()),

@@ -25,6 +25,10 @@ pub struct AnalyticsArgs {
     /// The consumer group.
     #[arg(long, default_value = "tickwatch-analytics")]
     group: String,
+    /// Where to serve Prometheus /metrics, /healthz and /readyz (default: metrics.listen of
+    /// the settings; if it is taken, the stage runs on without them and says so).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 pub async fn run(settings: &Settings, action: AnalyticsAction) -> anyhow::Result<()> {
@@ -32,6 +36,7 @@ pub async fn run(settings: &Settings, action: AnalyticsAction) -> anyhow::Result
     let path = args.analytics.clone().unwrap_or_else(|| settings.files.analytics.clone());
     let config = AnalyticsConfig::load(&path)?;
     let durations = config.durations(&path)?;
+    super::serve_stage_metrics("analytics", args.metrics_listen.as_deref(), settings).await;
     let cfg = AnalyticsWorker { prefix: args.topic_prefix, group: args.group, config, durations };
     let registry = RegistryClient::new(&settings.registry.url);
     let settings = settings.clone();

@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Prepended to the followed topics (side-by-side runs, tests).
     #[arg(long, default_value = "")]
     topic_prefix: String,
+    /// Where to serve Prometheus /metrics, /healthz and /readyz (default: metrics.listen of
+    /// the settings; if it is taken, the stage runs on without them and says so).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 pub async fn run(settings: &Settings, action: ApiAction) -> anyhow::Result<()> {
@@ -54,6 +58,7 @@ pub async fn run(settings: &Settings, action: ApiAction) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| {
         anyhow::anyhow!("cannot listen on {listen}: {e}; pass a free --listen or change `listen` in {}", path.display())
     })?;
+    super::serve_stage_metrics("api", args.metrics_listen.as_deref(), settings).await;
     match tickwatch_api::hot::seed::seed(&clickhouse, &app.hot, durations.seed_window_ms).await {
         Ok(()) => tracing::info!(series = ?app.hot.sizes(), "hot values read from ClickHouse"),
         Err(e) => {

@@ -22,6 +22,10 @@ pub struct IngestArgs {
     /// Only these venues (default: every enabled venue of the exchanges file).
     #[arg(long = "venue")]
     venues: Vec<String>,
+    /// Only these canonical instruments of the selected venues (default: every configured
+    /// one): one shard of a venue's instruments per ingestor.
+    #[arg(long = "instrument")]
+    instruments: Vec<String>,
     /// The exchanges file (default: files.exchanges of the settings).
     #[arg(long)]
     exchanges: Option<PathBuf>,
@@ -55,14 +59,32 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
             tracing::warn!(venue = %name, "no connector for this venue in this build yet; skipped");
             continue;
         }
+        let mut venue = venue.clone();
+        if !args.instruments.is_empty() {
+            venue.instruments.retain(|i| args.instruments.contains(i));
+            if venue.instruments.is_empty() {
+                tracing::info!(venue = %name, "none of the --instrument ids is configured for this venue; skipped");
+                continue;
+            }
+        }
         configs.push(
-            ConnectorConfig::resolve(name, venue, &symbols)
+            ConnectorConfig::resolve(name, &venue, &symbols)
                 .map_err(|m| ConfigError::field(&path, format!("venues.{name}"), m))?,
         );
     }
     for v in &args.venues {
         if !exchanges.venues.contains_key(v) {
             return Err(ConfigError::field(&path, "venues", format!("--venue {v} is not in the file")).into());
+        }
+    }
+    for i in &args.instruments {
+        if !configs.iter().any(|c| c.instruments.iter().any(|(_, canonical)| canonical == i)) {
+            return Err(ConfigError::field(
+                &path,
+                "venues",
+                format!("--instrument {i} is not an instrument of the selected venues; add it to their `instruments`"),
+            )
+            .into());
         }
     }
     if configs.is_empty() {

@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod registry;
 pub mod schemas;
 pub mod sink;
+pub mod slo;
 pub mod topics;
 pub mod transform;
 pub mod windows;
@@ -45,7 +46,8 @@ pub async fn run_worker(
     waiter.await?.map_err(|_| panicked())?
 }
 
-/// Serve `render()` as Prometheus `/metrics` on `listen` until the process ends.
+/// Serve `render()` as Prometheus `/metrics` on `listen` until the process ends, beside
+/// `/healthz` and `/readyz` (the probes of a Kubernetes pod: the process is up and serving).
 pub async fn serve_metrics(
     listen: &str,
     render: impl Fn() -> String + Clone + Send + Sync + 'static,
@@ -53,13 +55,17 @@ pub async fn serve_metrics(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot serve /metrics on {listen}: {e}; pass a free --metrics-listen"))?;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let body = render();
-            async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
-        }),
-    );
+    let ok = || async { "ok\n" };
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let body = render();
+                async move { ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(ok))
+        .route("/readyz", axum::routing::get(ok));
     tracing::info!(listen, "serving /metrics");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -67,4 +73,23 @@ pub async fn serve_metrics(
         }
     });
     Ok(())
+}
+
+/// The consumer-group stages' `/metrics` (`runtime::metrics`) on `--metrics-listen` or the
+/// settings' `metrics.listen`. A stage whose address is taken (several stages on one host
+/// with one settings file) says so in one line and runs on without it; in a pod of its own
+/// the address is always free.
+pub async fn serve_stage_metrics(stage: &'static str, listen: Option<&str>, settings: &tickwatch_runtime::Settings) {
+    let listen = listen.unwrap_or(&settings.metrics.listen);
+    let render = move || {
+        format!(
+            "# HELP tickwatch_stage_info The stage this process runs.\n# TYPE tickwatch_stage_info gauge\n\
+             tickwatch_stage_info{{stage=\"{stage}\",version=\"{}\"}} 1\n{}",
+            env!("CARGO_PKG_VERSION"),
+            tickwatch_runtime::metrics::stage_metrics().render()
+        )
+    };
+    if let Err(e) = serve_metrics(listen, render).await {
+        tracing::warn!(stage, "{e:#}; running without /metrics");
+    }
 }

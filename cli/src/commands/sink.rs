@@ -43,6 +43,10 @@ pub struct SinkArgs {
     /// back at once after a restart instead of after the session timeout.
     #[arg(long, env = "TICKWATCH_INSTANCE_ID")]
     instance_id: Option<String>,
+    /// Where to serve Prometheus /metrics, /healthz and /readyz (default: metrics.listen of
+    /// the settings; if it is taken, the stage runs on without them and says so).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 /// The writers' settings in `path`; the first problem is an error naming the field.
@@ -66,6 +70,8 @@ pub async fn run(settings: &Settings, settings_path: &Path, action: SinkAction) 
     let file = load(&path)?;
     let group = args.group.clone().unwrap_or_else(|| format!("tickwatch-sink-{writer}"));
     let (prefix, instance_id) = (args.topic_prefix.clone(), args.instance_id.clone());
+    let stage = if writer == "clickhouse" { "sink-clickhouse" } else { "sink-parquet" };
+    super::serve_stage_metrics(stage, args.metrics_listen.as_deref(), settings).await;
     let registry = RegistryClient::new(&settings.registry.url);
     let broker = settings.broker.clone();
     match action {

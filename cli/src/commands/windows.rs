@@ -34,6 +34,10 @@ pub struct WindowsArgs {
     /// Book worker: do not write the books to Redis.
     #[arg(long)]
     no_hot_books: bool,
+    /// Where to serve Prometheus /metrics, /healthz and /readyz (default: metrics.listen of
+    /// the settings; if it is taken, the stage runs on without them and says so).
+    #[arg(long)]
+    metrics_listen: Option<String>,
 }
 
 /// The window settings in `path`; the first problem is an error naming the field.
@@ -70,6 +74,8 @@ pub async fn run(settings: &Settings, action: WindowsAction) -> anyhow::Result<(
         hot_books: (book && !args.no_hot_books)
             .then(|| HotBooks { redis_url: settings.redis.url.clone(), prefix: args.hot_books_prefix.clone() }),
     };
+    let stage = if book { "book-windows" } else { "windows" };
+    super::serve_stage_metrics(stage, args.metrics_listen.as_deref(), settings).await;
     let registry = RegistryClient::new(&settings.registry.url);
     let broker = settings.broker.clone();
     super::run_worker(if book { "book-windows" } else { "windows" }, move |handle, stop| {

@@ -10,6 +10,7 @@ use tickwatch_model::{
     Alert, BookTop, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Signal, SmoothPrice, Trade,
 };
 use tickwatch_runtime::decoder::RecordDecoder;
+use tickwatch_runtime::metrics::{stage_metrics, Histogram, LATENCY_BOUNDS_MS};
 use tickwatch_runtime::registry_client::RegistryClient;
 
 type InsertFuture<'a> = Pin<Box<dyn Future<Output = Result<(), clickhouse::error::Error>> + Send + 'a>>;
@@ -30,6 +31,8 @@ pub trait TableBatch: Send {
     }
     /// One `INSERT` of every waiting record (RowBinary, checked against the table's columns).
     fn insert<'a>(&'a self, client: &'a Client) -> InsertFuture<'a>;
+    /// Count an acknowledged insert of every waiting record in the stage's metrics.
+    fn acknowledged(&self, now_us: i64);
     fn clear(&mut self);
 }
 
@@ -84,6 +87,20 @@ impl<H: HotTable> TableBatch for Pending<H> {
 
     fn insert<'a>(&'a self, client: &'a Client) -> InsertFuture<'a> {
         Box::pin(insert_records(client, &self.records))
+    }
+
+    fn acknowledged(&self, now_us: i64) {
+        let metrics = stage_metrics();
+        let mut latency = Histogram::new(LATENCY_BOUNDS_MS);
+        for r in &self.records {
+            if let Some(received) = r.received_us() {
+                latency.observe((now_us - received).max(0) as f64 / 1000.0);
+            }
+            if let Some((topic, reason)) = r.dropped() {
+                metrics.dropped(topic, reason);
+            }
+        }
+        metrics.inserted(H::TABLE, self.records.len(), Some(&latency));
     }
 
     fn clear(&mut self) {

@@ -19,6 +19,16 @@ pub trait HotTable: AvroRecord + Send + Sync + 'static {
     /// Table name (in the configured database).
     const TABLE: &'static str;
     fn row(&self) -> <Self::Row as Row>::Value<'_>;
+    /// When the ingestor received the record (µs), for `event_end2end_latency_ms`; `None`
+    /// for records derived later (bars, signals, alerts).
+    fn received_us(&self) -> Option<i64> {
+        None
+    }
+    /// Records kept out of the clean data: the topic they came from and the reason, for
+    /// `dq_drop_counter_total`.
+    fn dropped(&self) -> Option<(&str, &str)> {
+        None
+    }
 }
 
 fn kind(k: InstrumentKind) -> i8 {
@@ -51,6 +61,9 @@ pub struct TradeRow<'a> {
 impl HotTable for Trade {
     type Row = TradeRow<'static>;
     const TABLE: &'static str = "trades";
+    fn received_us(&self) -> Option<i64> {
+        Some(self.receive_time_us)
+    }
     fn row(&self) -> TradeRow<'_> {
         TradeRow {
             venue: &self.venue,
@@ -109,6 +122,9 @@ pub fn feeds(r: &ReferencePrice) -> &'static str {
 impl HotTable for ReferencePrice {
     type Row = ReferenceRow<'static>;
     const TABLE: &'static str = "reference_prices";
+    fn received_us(&self) -> Option<i64> {
+        Some(self.receive_time_us)
+    }
     fn row(&self) -> ReferenceRow<'_> {
         ReferenceRow {
             venue: &self.venue,
@@ -203,6 +219,9 @@ pub struct QuarantineRow<'a> {
 impl HotTable for QuarantineRecord {
     type Row = QuarantineRow<'static>;
     const TABLE: &'static str = "quarantine";
+    fn dropped(&self) -> Option<(&str, &str)> {
+        Some((&self.source_topic, &self.reason))
+    }
     fn row(&self) -> QuarantineRow<'_> {
         QuarantineRow {
             source_topic: &self.source_topic,

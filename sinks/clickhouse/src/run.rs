@@ -109,6 +109,7 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         if let Some(msg) = consumer.poll(Duration::from_millis(50)) {
             let msg = msg?;
+            broker::observe(&consumer, &msg);
             let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
             let payload = msg.payload().unwrap_or_default();
             let batch = &mut waiting.batches[table_of[topic]];
@@ -153,6 +154,7 @@ fn flush(
                 // Cleared at once: a later failure of another table resends only what is left.
                 Ok(()) => {
                     tracing::debug!(table = batch.table(), rows = batch.len(), "inserted");
+                    batch.acknowledged(tickwatch_runtime::produce::now_us());
                     batch.clear()
                 }
                 Err(e) => {

@@ -114,6 +114,7 @@ pub fn run(
             Some(msg) => {
                 caught_up = false;
                 let msg = msg?;
+                broker::observe(&consumer, &msg);
                 let tp = (msg.topic().to_string(), msg.partition());
                 let source = Source { partition: msg.partition(), offset: msg.offset() };
                 let files = &mut state.datasets[state.dataset_of[msg.topic()]];
@@ -294,6 +295,7 @@ fn store_files(
         }
         outage.end(consumer, "S3 upload")?;
         tracing::debug!(object, rows = closed.rows, bytes = closed.parquet.len(), "stored");
+        tickwatch_runtime::metrics::stage_metrics().file_stored(closed.key.dataset.folder());
         let folder = closed.key.folder(&sink.key_prefix);
         if let (Some(names), Some(name)) =
             (state.stored.get_mut(&folder), object.rsplit('/').next().and_then(parse_name))

@@ -61,6 +61,7 @@ pub fn run(
             };
             caught_up = false;
             let msg = msg?;
+            broker::observe(&consumer, &msg);
             let (partition, offset) = (msg.partition(), msg.offset());
             let payload = msg.payload().unwrap_or_default();
             let entry =

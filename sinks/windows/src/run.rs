@@ -97,6 +97,7 @@ pub fn run(
             };
             caught_up = false;
             let msg = msg?;
+            broker::observe(&consumer, &msg);
             n += 1;
             let (partition, offset) = (msg.partition(), msg.offset());
             let payload = msg.payload().unwrap_or_default();
