@@ -496,10 +496,12 @@ async fn a_60_second_clickhouse_outage_loses_nothing_and_pauses_consumption() {
     assert_eq!(bench.metric("event_end2end_latency_ms_bucket{table=\"trades\",le=\"60000\"}").await, Some(0.0));
     let consumed = bench.metric(&format!("consumer_records_total{{topic=\"{}\"}}", bench.topic("trades"))).await;
     assert!(consumed.is_some_and(|n| n >= 5_000.0), "records read: {consumed:?}");
-    for p in 0..3 {
-        let lag = format!("consumer_lag_records{{topic=\"{}\",partition=\"{p}\"}}", bench.topic("trades"));
-        assert_eq!(bench.metric(&lag).await, Some(0.0), "{lag}: read to the end");
-    }
+    // Every partition the writer read (the test's trades share one key, so one partition)
+    // is read to its end.
+    let scraped = reqwest::get(format!("http://{}/metrics", bench.metrics_listen)).await.unwrap().text().await.unwrap();
+    let lag_prefix = format!("consumer_lag_records{{topic=\"{}\",", bench.topic("trades"));
+    let lags: Vec<&str> = scraped.lines().filter(|l| l.starts_with(&lag_prefix)).collect();
+    assert!(!lags.is_empty() && lags.iter().all(|l| l.ends_with("} 0")), "lag of the trades partitions:\n{scraped}");
     let health = reqwest::get(format!("http://{}/healthz", bench.metrics_listen)).await.unwrap();
     assert!(health.status().is_success());
     w.terminate();

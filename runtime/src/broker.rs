@@ -161,7 +161,11 @@ fn cached_high_watermark(consumer: &BaseConsumer, topic: &str, partition: i32) -
             &mut high,
         )
     };
-    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+    if err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR || high < 0 {
+        tracing::debug!(?err, low, high, partition, "no cached high watermark");
+        return None;
+    }
+    Some(high)
 }
 
 /// Commit, per topic and partition, the next offset to read. A refusal (a rebalance took the
