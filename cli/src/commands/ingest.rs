@@ -100,11 +100,11 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     let registry = RegistryClient::new(&settings.registry.url);
     let publisher = Publisher::start(&settings.broker, &registry, &args.topic_prefix, metrics.clone()).await?;
     let listen = args.metrics_listen.clone().unwrap_or_else(|| settings.metrics.listen.clone());
-    super::serve_metrics(&listen, {
+    super::serve_metrics("ingest", &listen, {
         let metrics = metrics.clone();
         move || metrics.render()
     })
-    .await?;
+    .await;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for cfg in configs {

@@ -48,13 +48,20 @@ pub async fn run_worker(
 
 /// Serve `render()` as Prometheus `/metrics` on `listen` until the process ends, beside
 /// `/healthz` and `/readyz` (the probes of a Kubernetes pod: the process is up and serving).
-pub async fn serve_metrics(
-    listen: &str,
-    render: impl Fn() -> String + Clone + Send + Sync + 'static,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot serve /metrics on {listen}: {e}; pass a free --metrics-listen"))?;
+/// An address already taken (several stages on one host with one settings file) is said in
+/// one line and the stage runs on without them: in a pod of its own the address is always
+/// free, and a pod without them fails its probes.
+pub async fn serve_metrics(stage: &str, listen: &str, render: impl Fn() -> String + Clone + Send + Sync + 'static) {
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(
+                stage,
+                "cannot serve /metrics on {listen}: {e}; pass a free --metrics-listen; running without /metrics"
+            );
+            return;
+        }
+    };
     let ok = || async { "ok\n" };
     let app = axum::Router::new()
         .route(
@@ -66,19 +73,17 @@ pub async fn serve_metrics(
         )
         .route("/healthz", axum::routing::get(ok))
         .route("/readyz", axum::routing::get(ok));
-    tracing::info!(listen, "serving /metrics");
+    let bound = listener.local_addr().map_or_else(|_| listen.to_string(), |a| a.to_string());
+    tracing::info!(stage, listen = %bound, "serving /metrics");
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the /metrics server stopped");
         }
     });
-    Ok(())
 }
 
 /// The consumer-group stages' `/metrics` (`runtime::metrics`) on `--metrics-listen` or the
-/// settings' `metrics.listen`. A stage whose address is taken (several stages on one host
-/// with one settings file) says so in one line and runs on without it; in a pod of its own
-/// the address is always free.
+/// settings' `metrics.listen`.
 pub async fn serve_stage_metrics(stage: &'static str, listen: Option<&str>, settings: &tickwatch_runtime::Settings) {
     let listen = listen.unwrap_or(&settings.metrics.listen);
     let render = move || {
@@ -89,7 +94,5 @@ pub async fn serve_stage_metrics(stage: &'static str, listen: Option<&str>, sett
             tickwatch_runtime::metrics::stage_metrics().render()
         )
     };
-    if let Err(e) = serve_metrics(listen, render).await {
-        tracing::warn!(stage, "{e:#}; running without /metrics");
-    }
+    serve_metrics(stage, listen, render).await;
 }

@@ -98,10 +98,10 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
     let listen = args.metrics_listen.clone().unwrap_or_else(|| settings.metrics.listen.clone());
     let (metric_stats, metric_traps) = (stats.clone(), traps.clone());
     let (metric_name, metric_input, metric_outputs) = (name.clone(), args.input.clone(), args.outputs.clone());
-    super::serve_metrics(&listen, move || {
+    super::serve_metrics("transform", &listen, move || {
         metric_stats.render(&metric_name, &metric_input, &metric_outputs, metric_traps.load(Ordering::Relaxed))
     })
-    .await?;
+    .await;
     let worker_stop = stop.clone();
     let worker_stats = stats.clone();
     // The VM and the consumer block: they live on a thread of their own.
