@@ -207,9 +207,10 @@ async fn a_scripted_market_fires_exactly_the_expected_alerts_and_notifications()
     std::fs::write(
         &rules,
         format!(
-            // Wait and interval wide enough that changes of one group reaching the notifier a
-            // second or two apart (a busy machine) are still told in one message.
-            "defaults: {{group_wait: 2s, group_interval: 5s, repeat_interval: 1h}}\nrules:\n\
+            // A short wait, so that a firing is told before its resolution follows (the storm
+            // lasts 2 s); an interval wide enough that changes of one group reaching the
+            // notifier a second or two apart (a busy machine) are still told in one message.
+            "defaults: {{group_wait: 500ms, group_interval: 5s, repeat_interval: 1h}}\nrules:\n\
              - {{name: spread-btc{suffix}, when: 'spread(binance, okx, BTC-USDT) > 10 bps for 5s', severity: P1}}\n\
              - {{name: spread-eth{suffix}, when: 'spread(okx, binance, ETH-USDT) > 10 bps for 2s'}}\n\
              - {{name: storm{suffix}, when: 'spread(*, *, *) > 100 bps for 1s'}}\n\
