@@ -76,7 +76,8 @@ pub fn render_counters(s: &mut String, name: &str, help: &str, rows: impl IntoIt
 #[derive(Default)]
 struct Inner {
     consumed: BTreeMap<String, u64>,
-    lag: BTreeMap<(String, i32), i64>,
+    /// Per topic, then partition: looked up by `&str`, no allocation per record.
+    lag: BTreeMap<String, BTreeMap<i32, i64>>,
     batch_rows: BTreeMap<String, Histogram>,
     rows: BTreeMap<String, u64>,
     files: BTreeMap<String, u64>,
@@ -111,10 +112,12 @@ impl StageMetrics {
         }
         if let Some(hw) = high_watermark {
             let lag = (hw - offset - 1).max(0);
-            match m.lag.get_mut(&(topic.to_string(), partition)) {
-                Some(l) => *l = lag,
+            match m.lag.get_mut(topic) {
+                Some(partitions) => {
+                    partitions.insert(partition, lag);
+                }
                 None => {
-                    m.lag.insert((topic.to_string(), partition), lag);
+                    m.lag.insert(topic.to_string(), BTreeMap::from([(partition, lag)]));
                 }
             }
         }
@@ -154,8 +157,10 @@ impl StageMetrics {
             s,
             "# HELP consumer_lag_records The partition's high watermark (from the last fetch) minus the next offset to read.\n# TYPE consumer_lag_records gauge"
         );
-        for ((t, p), lag) in &m.lag {
-            let _ = writeln!(s, "consumer_lag_records{{topic=\"{t}\",partition=\"{p}\"}} {lag}");
+        for (t, partitions) in &m.lag {
+            for (p, lag) in partitions {
+                let _ = writeln!(s, "consumer_lag_records{{topic=\"{t}\",partition=\"{p}\"}} {lag}");
+            }
         }
         render_counters(
             &mut s,
