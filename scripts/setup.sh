@@ -80,6 +80,12 @@ if ! "$VENV/bin/python" -c 'import kubernetes_validate' 2>/dev/null; then
     log "pip: installing $K8S_VALIDATE_PIP"
     "$VENV/bin/pip" install -q --disable-pip-version-check "$K8S_VALIDATE_PIP"
 fi
+if [ ! -x "$ROTEL_BIN" ]; then
+    log "pip: installing $ROTEL_PIP"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "$ROTEL_PIP"
+    chmod +x "$ROTEL_BIN"
+fi
+"$ROTEL_BIN" version >/dev/null || die "the OpenTelemetry collector from $ROTEL_PIP does not run ($ROTEL_BIN)"
 
 # The dashboard's chart library (npm `lightweight-charts`, pinned by api/dashboard's
 # package-lock.json); the API serves it from api/dashboard/node_modules, no CDN.

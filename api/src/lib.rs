@@ -30,6 +30,7 @@ pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod slo;
+pub mod slo_metrics;
 
 use crate::cache::TtlCache;
 use crate::config::{ApiConfig, Durations};

@@ -116,7 +116,10 @@ fn main() -> ExitCode {
         return commands::chdb::run(args);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // The last spans of a stopping stage still reach the collector.
+    tickwatch_runtime::trace::flush(std::time::Duration::from_secs(3));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A configuration error is the user's to fix: say which field, exit 2.

@@ -492,8 +492,11 @@ async fn a_60_second_clickhouse_outage_loses_nothing_and_pauses_consumption() {
     }
     assert_eq!(bench.metric("sink_rows_written_total{table=\"trades\"}").await, Some(5_000.0));
     assert_eq!(bench.metric("dq_drop_counter_total{topic=\"raw.trades\",reason=\"schema\"}").await, Some(1_500.0));
-    assert_eq!(bench.metric("event_end2end_latency_ms_count{table=\"trades\"}").await, Some(5_000.0));
-    assert_eq!(bench.metric("event_end2end_latency_ms_bucket{table=\"trades\",le=\"60000\"}").await, Some(0.0));
+    assert_eq!(bench.metric("event_end2end_latency_ms_count{table=\"trades\",venue=\"okx\"}").await, Some(5_000.0));
+    assert_eq!(
+        bench.metric("event_end2end_latency_ms_bucket{table=\"trades\",venue=\"okx\",le=\"60000\"}").await,
+        Some(0.0)
+    );
     let consumed = bench.metric(&format!("consumer_records_total{{topic=\"{}\"}}", bench.topic("trades"))).await;
     assert!(consumed.is_some_and(|n| n >= 5_000.0), "records read: {consumed:?}");
     // Every partition the writer read (the test's trades share one key, so one partition)

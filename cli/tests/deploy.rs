@@ -186,6 +186,15 @@ fn the_chart_lints_renders_valid_manifests_and_runs_this_tickwatch() {
     let check = run(Command::new(BIN).args(["--config", "etc/tickwatch.yaml", "check"]).current_dir(&pod_dir));
     assert!(check.status.success(), "tickwatch check on the chart's settings: {}\n{settings}", text(&check));
     assert!(settings.contains("listen: \"0.0.0.0:9464\""), "metrics reachable from outside the pod:\n{settings}");
+    let traced = |sets: &[&str]| {
+        let (_, docs) = render(sets);
+        let text = kind(&docs, "Secret")[0]["stringData"]["tickwatch.yaml"].as_str().unwrap().to_string();
+        tickwatch_runtime::Settings::parse(std::path::Path::new("tickwatch.yaml"), &text).unwrap().otel
+    };
+    let off = traced(&[]);
+    assert_eq!((off.endpoint.as_str(), off.sample_ratio), ("", 0.001), "tracing is off by default");
+    let on = traced(&["otel.endpoint=http://otel-collector.observability:4318", "otel.sampleRatio=0.01"]);
+    assert_eq!((on.endpoint.as_str(), on.sample_ratio), ("http://otel-collector.observability:4318", 0.01));
 
     // What points at something points at what exists.
     let deployment_names: BTreeSet<&str> = deployments.iter().map(|d| name(d)).collect();

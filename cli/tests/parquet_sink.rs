@@ -105,8 +105,16 @@ async fn send<T: AvroRecord>(producer: &ReliableProducer, topic: &str, id: u32, 
             producer.client().send_result(FutureRecord::<[u8], _>::to(topic).payload(v)).map_err(|(e, _)| e).unwrap()
         })
         .collect();
-    for d in deliveries {
-        d.await.unwrap().unwrap();
+    // A delivery Tansu refuses or lets time out goes again through the reliable path (a
+    // fresh producer after a fatal error), as the stages' own producers do.
+    let mut refused = Vec::new();
+    for (d, v) in deliveries.into_iter().zip(&values) {
+        if !matches!(d.await, Ok(Ok(_))) {
+            refused.push(v);
+        }
+    }
+    for v in refused {
+        producer.send(topic, None, b"", Some(v)).await.expect("resent through the reliable path");
     }
 }
 

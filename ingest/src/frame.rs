@@ -32,6 +32,23 @@ impl RawRecord {
         }
     }
 
+    /// When the ingestor read the frame.
+    pub fn receive_time_us(&self) -> i64 {
+        match self {
+            RawRecord::Trade(t) => t.receive_time_us,
+            RawRecord::Book(b) => b.receive_time_us,
+            RawRecord::Reference(r) => r.receive_time_us,
+        }
+    }
+
+    pub fn venue(&self) -> &str {
+        match self {
+            RawRecord::Trade(t) => &t.venue,
+            RawRecord::Book(b) => &b.venue,
+            RawRecord::Reference(r) => &r.venue,
+        }
+    }
+
     /// `venue|symbol|channel|id`: the same market event gives the same key however often it
     /// is received (a duplicate frame, the overlap of a reconnect) — trade id for trades,
     /// `snapshot:`/`delta:` and the last update id for books (the event time where the venue

@@ -15,6 +15,7 @@ use tickwatch_model::{wire, AvroRecord, QualityMinute, RawBookUpdate, RawReferen
 use tickwatch_runtime::broker::{BrokerError, ReliableProducer};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
+use tickwatch_runtime::trace::{self, Span, SpanKind, TRACEPARENT};
 use tokio::sync::mpsc;
 
 pub const TRADES: &str = "raw.trades";
@@ -164,7 +165,16 @@ async fn send_loop(
         // it does not make the connectors rebuild their books.
         let counts_as_resend = !matches!(item, Outgoing::Signal(_));
         let topic = format!("{prefix}{topic}");
-        let headers = OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(&dedup) });
+        let span = match &item {
+            Outgoing::Raw(r) => trace_span(r, &topic),
+            _ => None,
+        };
+        let traceparent = span.as_ref().map(|s| s.context().header_value());
+        let mut headers = OwnedHeaders::new().insert(Header { key: DEDUP_HEADER, value: Some(&dedup) });
+        if let Some(tp) = &traceparent {
+            headers = headers.insert(Header { key: TRACEPARENT, value: Some(tp) });
+        }
+        let headers_again = ResendHeaders { dedup, traceparent };
         // Enqueued here, in order; the acknowledgement is awaited in the background.
         let delivery =
             producer.client().send_result(FutureRecord::to(&topic).key(&key).payload(&value).headers(headers));
@@ -178,18 +188,26 @@ async fn send_loop(
         match delivery {
             Ok(future) => {
                 in_flight.spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(60), future).await {
-                        Ok(Ok(Ok(_))) => metrics.published(&topic),
+                    let resent = match tokio::time::timeout(Duration::from_secs(60), future).await {
+                        Ok(Ok(Ok(_))) => {
+                            metrics.published(&topic);
+                            false
+                        }
                         _ => {
                             count_resend();
-                            resend(&producer, &metrics, &topic, &key, &value, dedup).await
+                            resend(&producer, &metrics, &topic, &key, &value, headers_again).await;
+                            true
                         }
-                    }
+                    };
+                    end_span(span, resent);
                 });
             }
             Err(_) => {
                 count_resend();
-                in_flight.spawn(async move { resend(&producer, &metrics, &topic, &key, &value, dedup).await });
+                in_flight.spawn(async move {
+                    resend(&producer, &metrics, &topic, &key, &value, headers_again).await;
+                    end_span(span, true);
+                });
             }
         }
         while in_flight.len() > 5_000 {
@@ -198,6 +216,35 @@ async fn send_loop(
         while in_flight.try_join_next().is_some() {}
     }
     while in_flight.join_next().await.is_some() {}
+}
+
+/// The headers a record is sent again with.
+struct ResendHeaders {
+    dedup: Vec<u8>,
+    traceparent: Option<String>,
+}
+
+/// A sampled raw record's trace: its root span runs from the frame's receipt to the broker's
+/// acknowledgement.
+fn trace_span(record: &RawRecord, topic: &str) -> Option<Span> {
+    let context = trace::sample_root()?;
+    let received_ns = u64::try_from(record.receive_time_us()).unwrap_or_default() * 1000;
+    let mut span = Span::start_at(format!("send {topic}"), SpanKind::Producer, context, None, received_ns);
+    span.attr("messaging.system", "kafka")
+        .attr("messaging.destination.name", topic)
+        .attr("tickwatch.venue", record.venue())
+        .attr("tickwatch.symbol", record.symbol())
+        .attr("tickwatch.dedup_key", record.dedup_key());
+    Some(span)
+}
+
+fn end_span(span: Option<Span>, resent: bool) {
+    if let Some(mut span) = span {
+        if resent {
+            span.attr("tickwatch.resent", 1i64);
+        }
+        span.end();
+    }
 }
 
 /// A refused or lost send goes again through the reliable path (which builds a new producer
@@ -211,10 +258,13 @@ async fn resend(
     topic: &str,
     key: &[u8],
     value: &[u8],
-    dedup: Vec<u8>,
+    again: ResendHeaders,
 ) {
     let mut delay = Duration::from_millis(100);
-    let headers = [(DEDUP_HEADER.as_bytes().to_vec(), Some(dedup))];
+    let mut headers = vec![(DEDUP_HEADER.as_bytes().to_vec(), Some(again.dedup))];
+    if let Some(tp) = again.traceparent {
+        headers.push((TRACEPARENT.as_bytes().to_vec(), Some(tp.into_bytes())));
+    }
     loop {
         match producer.send_with_headers(topic, None, Some(key), Some(value), &headers).await {
             Ok(_) => return metrics.published(topic),

@@ -15,6 +15,7 @@ pub mod settings;
 pub mod stage;
 pub mod state;
 pub mod topics;
+pub mod trace;
 pub mod venues;
 
 pub use config_error::ConfigError;

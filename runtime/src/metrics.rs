@@ -10,7 +10,7 @@
 //! - `sink_batch_rows{table}` (histogram) and `sink_rows_written_total{table}`: inserts the
 //!   ClickHouse writer had acknowledged, and `sink_files_written_total{dataset}`, the Parquet
 //!   writer's stored files;
-//! - `event_end2end_latency_ms{table}` (histogram): from a record's receipt at the ingestor to
+//! - `event_end2end_latency_ms{table,venue}` (histogram): from a record's receipt at the ingestor to
 //!   ClickHouse acknowledging its row (the row is queryable from then on);
 //! - `dq_drop_counter_total{topic,reason}`: records kept out of the clean data (quarantine rows
 //!   written, by the topic they came from and the reason).
@@ -81,7 +81,8 @@ struct Inner {
     batch_rows: BTreeMap<String, Histogram>,
     rows: BTreeMap<String, u64>,
     files: BTreeMap<String, u64>,
-    e2e: BTreeMap<String, Histogram>,
+    /// Per table and venue.
+    e2e: BTreeMap<(String, String), Histogram>,
     drops: BTreeMap<(String, String), u64>,
 }
 
@@ -123,13 +124,15 @@ impl StageMetrics {
         }
     }
 
-    /// An insert ClickHouse acknowledged: its rows, and their receipt-to-queryable latency.
-    pub fn inserted(&self, table: &str, rows: usize, latency: Option<&Histogram>) {
+    /// An insert ClickHouse acknowledged: its rows, and their receipt-to-queryable latency
+    /// per venue.
+    pub fn inserted(&self, table: &str, rows: usize, latency: &[(&str, Histogram)]) {
         let mut m = self.inner();
         m.batch_rows.entry(table.into()).or_insert_with(|| Histogram::new(BATCH_BOUNDS_ROWS)).observe(rows as f64);
         *m.rows.entry(table.into()).or_default() += rows as u64;
-        if let Some(h) = latency.filter(|h| h.count() > 0) {
-            m.e2e.entry(table.into()).or_insert_with(|| Histogram::new(LATENCY_BOUNDS_MS)).merge(h);
+        for (venue, h) in latency.iter().filter(|(_, h)| h.count() > 0) {
+            let key = (table.to_string(), venue.to_string());
+            m.e2e.entry(key).or_insert_with(|| Histogram::new(LATENCY_BOUNDS_MS)).merge(h);
         }
     }
 
@@ -188,9 +191,10 @@ impl StageMetrics {
             s,
             "# HELP event_end2end_latency_ms From a record's receipt at the ingestor to its row acknowledged by ClickHouse.\n# TYPE event_end2end_latency_ms histogram"
         );
-        for (t, h) in &m.e2e {
-            h.render(&mut s, "event_end2end_latency_ms", &format!("table=\"{t}\""));
+        for ((t, v), h) in &m.e2e {
+            h.render(&mut s, "event_end2end_latency_ms", &format!("table=\"{t}\",venue=\"{v}\""));
         }
+        s.push_str(&crate::trace::render_metrics());
         s
     }
 }
@@ -218,15 +222,15 @@ mod tests {
         for v in [3.0, 7.0, 70_000.0] {
             batch.observe(v);
         }
-        m.inserted("trades", 3, Some(&batch));
-        m.inserted("trades", 1, None);
+        m.inserted("trades", 3, &[("binance", batch)]);
+        m.inserted("trades", 1, &[]);
         m.dropped("raw.trades", "negative_price");
         let text = m.render();
         for line in [
-            "event_end2end_latency_ms_bucket{table=\"trades\",le=\"5\"} 1\n",
-            "event_end2end_latency_ms_bucket{table=\"trades\",le=\"10\"} 2\n",
-            "event_end2end_latency_ms_bucket{table=\"trades\",le=\"+Inf\"} 3\n",
-            "event_end2end_latency_ms_count{table=\"trades\"} 3\n",
+            "event_end2end_latency_ms_bucket{table=\"trades\",venue=\"binance\",le=\"5\"} 1\n",
+            "event_end2end_latency_ms_bucket{table=\"trades\",venue=\"binance\",le=\"10\"} 2\n",
+            "event_end2end_latency_ms_bucket{table=\"trades\",venue=\"binance\",le=\"+Inf\"} 3\n",
+            "event_end2end_latency_ms_count{table=\"trades\",venue=\"binance\"} 3\n",
             "sink_rows_written_total{table=\"trades\"} 4\n",
             "sink_batch_rows_count{table=\"trades\"} 2\n",
             "dq_drop_counter_total{topic=\"raw.trades\",reason=\"negative_price\"} 1\n",

@@ -18,6 +18,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub files: FileSettings,
+    #[serde(default)]
+    pub otel: OtelSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +99,30 @@ pub struct MetricsSettings {
 impl Default for MetricsSettings {
     fn default() -> Self {
         MetricsSettings { listen: "127.0.0.1:9464".into() }
+    }
+}
+
+/// OpenTelemetry traces (see `trace`): off unless an endpoint is set here or in the
+/// environment (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtelSettings {
+    /// Base URL of an OTLP/HTTP collector, e.g. `http://127.0.0.1:4318`; spans go to
+    /// `<endpoint>/v1/traces`. Empty: no tracing.
+    #[serde(default)]
+    pub endpoint: String,
+    /// The share of raw records the ingestor starts a trace for, 0 to 1.
+    #[serde(default = "default_sample_ratio")]
+    pub sample_ratio: f64,
+}
+
+fn default_sample_ratio() -> f64 {
+    0.001
+}
+
+impl Default for OtelSettings {
+    fn default() -> Self {
+        OtelSettings { endpoint: String::new(), sample_ratio: default_sample_ratio() }
     }
 }
 
@@ -223,6 +249,19 @@ impl Settings {
             ));
         }
         check_host_ports(path, "metrics.listen", &self.metrics.listen)?;
+        if !self.otel.endpoint.is_empty() {
+            check_http_url(path, "otel.endpoint", &self.otel.endpoint)?;
+        }
+        if !(0.0..=1.0).contains(&self.otel.sample_ratio) {
+            return Err(ConfigError::field(
+                path,
+                "otel.sample_ratio",
+                format!(
+                    "{} is not a share between 0 and 1 (0.001 traces one record in a thousand)",
+                    self.otel.sample_ratio
+                ),
+            ));
+        }
         Ok(())
     }
 }
@@ -263,5 +302,9 @@ redis: {url: 'redis://127.0.0.1:6379/0'}
         assert!(e.contains("missing field `redis`"), "{e}");
         let e = err(&GOOD.replace("flavor: tansu", "flavor: pulsar"));
         assert!(e.contains("field `broker.flavor`") && e.contains("pulsar"), "{e}");
+        let e = err(&format!("{GOOD}otel: {{endpoint: 'http://127.0.0.1:4318', sample_ratio: 2}}"));
+        assert!(e.contains("field `otel.sample_ratio`") && e.contains("between 0 and 1"), "{e}");
+        let e = err(&format!("{GOOD}otel: {{endpoint: '127.0.0.1:4318'}}"));
+        assert!(e.contains("field `otel.endpoint`"), "{e}");
     }
 }

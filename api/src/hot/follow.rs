@@ -15,6 +15,7 @@ use tickwatch_runtime::broker;
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::settings::BrokerSettings;
+use tickwatch_runtime::trace::{self, Span, SpanKind};
 
 /// The topics followed, without the prefix.
 pub const HOT_TOPICS: [&str; 6] = ["trades", "reference", "book.1s", "signals", "price.smooth", "alerts"];
@@ -68,7 +69,21 @@ pub fn run(
         };
         let payload = msg.payload().unwrap_or_default();
         let topic = msg.topic().strip_prefix(prefix).unwrap_or_default();
+        let span = trace::from_message(&msg).map(|parent| {
+            let mut span = Span::child(format!("follow {}", msg.topic()), SpanKind::Consumer, &parent);
+            span.attr("messaging.system", "kafka")
+                .attr("messaging.destination.name", msg.topic())
+                .attr("messaging.kafka.offset", msg.offset());
+            span
+        });
         let applied = apply(topic, payload, &mut dec, registry, &runtime, hot);
+        if let Some(mut span) = span {
+            if let Err(why) = &applied {
+                span.failed(why.clone());
+            }
+            // Ended once the record moved the hot value the API answers from.
+            span.end();
+        }
         stats.records.fetch_add(1, Ordering::Relaxed);
         if let Err(why) = applied {
             // The sinks quarantine bad records; here they are only counted and skipped.

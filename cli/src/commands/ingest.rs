@@ -100,9 +100,10 @@ pub async fn run(settings: &Settings, args: IngestArgs) -> anyhow::Result<()> {
     let registry = RegistryClient::new(&settings.registry.url);
     let publisher = Publisher::start(&settings.broker, &registry, &args.topic_prefix, metrics.clone()).await?;
     let listen = args.metrics_listen.clone().unwrap_or_else(|| settings.metrics.listen.clone());
+    super::start_tracing("ingest", settings);
     super::serve_metrics("ingest", &listen, {
         let metrics = metrics.clone();
-        move || metrics.render()
+        move || metrics.render() + &tickwatch_runtime::trace::render_metrics()
     })
     .await;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -82,9 +82,18 @@ pub async fn serve_metrics(stage: &str, listen: &str, render: impl Fn() -> Strin
     });
 }
 
+/// Export this stage's spans (service `tickwatch-<stage>`) when an OTLP endpoint is set in
+/// the settings or the environment.
+pub fn start_tracing(stage: &str, settings: &tickwatch_runtime::Settings) {
+    if let Some(url) = tickwatch_runtime::trace::init(&settings.otel, &format!("tickwatch-{stage}")) {
+        tracing::info!(stage, url, sample_ratio = settings.otel.sample_ratio, "exporting spans over OTLP");
+    }
+}
+
 /// The consumer-group stages' `/metrics` (`runtime::metrics`) on `--metrics-listen` or the
 /// settings' `metrics.listen`.
 pub async fn serve_stage_metrics(stage: &'static str, listen: Option<&str>, settings: &tickwatch_runtime::Settings) {
+    start_tracing(stage, settings);
     let listen = listen.unwrap_or(&settings.metrics.listen);
     let render = move || {
         format!(

@@ -98,8 +98,10 @@ pub async fn run(settings: &Settings, action: TransformAction) -> anyhow::Result
     let listen = args.metrics_listen.clone().unwrap_or_else(|| settings.metrics.listen.clone());
     let (metric_stats, metric_traps) = (stats.clone(), traps.clone());
     let (metric_name, metric_input, metric_outputs) = (name.clone(), args.input.clone(), args.outputs.clone());
+    super::start_tracing("transform", settings);
     super::serve_metrics("transform", &listen, move || {
         metric_stats.render(&metric_name, &metric_input, &metric_outputs, metric_traps.load(Ordering::Relaxed))
+            + &tickwatch_runtime::trace::render_metrics()
     })
     .await;
     let worker_stop = stop.clone();

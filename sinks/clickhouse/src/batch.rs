@@ -91,16 +91,24 @@ impl<H: HotTable> TableBatch for Pending<H> {
 
     fn acknowledged(&self, now_us: i64) {
         let metrics = stage_metrics();
-        let mut latency = Histogram::new(LATENCY_BOUNDS_MS);
+        // Per venue; a batch holds few venues, so a short list beats a map.
+        let mut latency: Vec<(&str, Histogram)> = Vec::new();
         for r in &self.records {
-            if let Some(received) = r.received_us() {
-                latency.observe((now_us - received).max(0) as f64 / 1000.0);
+            if let Some((venue, received)) = r.received() {
+                let slot = match latency.iter().position(|(v, _)| *v == venue) {
+                    Some(i) => i,
+                    None => {
+                        latency.push((venue, Histogram::new(LATENCY_BOUNDS_MS)));
+                        latency.len() - 1
+                    }
+                };
+                latency[slot].1.observe((now_us - received).max(0) as f64 / 1000.0);
             }
             if let Some((topic, reason)) = r.dropped() {
                 metrics.dropped(topic, reason);
             }
         }
-        metrics.inserted(H::TABLE, self.records.len(), Some(&latency));
+        metrics.inserted(H::TABLE, self.records.len(), &latency);
     }
 
     fn clear(&mut self) {

@@ -19,9 +19,9 @@ pub trait HotTable: AvroRecord + Send + Sync + 'static {
     /// Table name (in the configured database).
     const TABLE: &'static str;
     fn row(&self) -> <Self::Row as Row>::Value<'_>;
-    /// When the ingestor received the record (µs), for `event_end2end_latency_ms`; `None`
-    /// for records derived later (bars, signals, alerts).
-    fn received_us(&self) -> Option<i64> {
+    /// The venue and when the ingestor received the record (µs), for
+    /// `event_end2end_latency_ms`; `None` for records derived later (bars, signals, alerts).
+    fn received(&self) -> Option<(&str, i64)> {
         None
     }
     /// Records kept out of the clean data: the topic they came from and the reason, for
@@ -61,8 +61,8 @@ pub struct TradeRow<'a> {
 impl HotTable for Trade {
     type Row = TradeRow<'static>;
     const TABLE: &'static str = "trades";
-    fn received_us(&self) -> Option<i64> {
-        Some(self.receive_time_us)
+    fn received(&self) -> Option<(&str, i64)> {
+        Some((&self.venue, self.receive_time_us))
     }
     fn row(&self) -> TradeRow<'_> {
         TradeRow {
@@ -122,8 +122,8 @@ pub fn feeds(r: &ReferencePrice) -> &'static str {
 impl HotTable for ReferencePrice {
     type Row = ReferenceRow<'static>;
     const TABLE: &'static str = "reference_prices";
-    fn received_us(&self) -> Option<i64> {
-        Some(self.receive_time_us)
+    fn received(&self) -> Option<(&str, i64)> {
+        Some((&self.venue, self.receive_time_us))
     }
     fn row(&self) -> ReferenceRow<'_> {
         ReferenceRow {

@@ -20,6 +20,7 @@ use tickwatch_runtime::decoder;
 use tickwatch_runtime::outage::Outage;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::settings::{BrokerSettings, ClickHouseSettings};
+use tickwatch_runtime::trace::{self, Span, SpanKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
@@ -61,7 +62,12 @@ struct Waiting {
     positions: HashMap<(String, i32), i64>,
     rows: usize,
     since: Option<Instant>,
+    /// Spans of the traced records in the batch, ended when ClickHouse has their rows.
+    traced: Vec<Span>,
 }
+
+/// Most traced records timed per batch (a sample is all a trace needs).
+const TRACED_PER_BATCH: usize = 1024;
 
 impl Waiting {
     fn due(&self, cfg: &ClickHouseSinkConfig) -> bool {
@@ -95,6 +101,7 @@ pub fn run(
         positions: HashMap::new(),
         rows: 0,
         since: None,
+        traced: Vec::new(),
     };
     // A small prefetch: while ClickHouse is down the broker, not this process, holds the backlog.
     let mut consumer_config = broker::consumer_config(broker_settings, &cfg.group);
@@ -116,6 +123,16 @@ pub fn run(
             if let Err(why) = batch.push(payload, registry, &runtime) {
                 tracing::warn!(topic, partition, offset, table = batch.table(), reason = %why, "record refused; kept in the quarantine table");
                 waiting.refused.keep(decoder::quarantined(&msg, "undecodable", "clickhouse-sink", why));
+            }
+            if waiting.traced.len() < TRACED_PER_BATCH {
+                if let Some(parent) = trace::from_message(&msg) {
+                    let mut span = Span::child(format!("insert {}", batch.table()), SpanKind::Consumer, &parent);
+                    span.attr("db.system.name", "clickhouse")
+                        .attr("db.collection.name", batch.table())
+                        .attr("messaging.destination.name", topic)
+                        .attr("messaging.kafka.offset", offset);
+                    waiting.traced.push(span);
+                }
             }
             waiting.positions.insert((topic.to_string(), partition), offset + 1);
             waiting.rows += 1;
@@ -170,6 +187,9 @@ fn flush(
     }
     broker::commit_positions(consumer, waiting.positions.iter().map(|((t, p), o)| (t.as_str(), *p, *o)));
     outage.end(consumer, "ClickHouse insert")?;
+    for span in waiting.traced.drain(..) {
+        span.end();
+    }
     waiting.positions.clear();
     waiting.rows = 0;
     waiting.since = None;

@@ -19,6 +19,7 @@ use tickwatch_runtime::decoder::{self, RecordDecoder};
 pub(crate) use tickwatch_runtime::produce::{framed, now_us, send_all, Produced};
 use tickwatch_runtime::registry_client::{RegistryClient, RegistryError};
 use tickwatch_runtime::settings::BrokerSettings;
+use tickwatch_runtime::trace::{self, Span, SpanKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -86,6 +87,8 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         let mut produced: Vec<Produced> = Vec::new();
         let mut out = Vec::new();
+        // Traced trades: a span each, from the poll to their batch's outputs being acknowledged.
+        let mut traced: Vec<Span> = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(200);
         let mut n = 0;
         // Did the last poll find nothing (the input is read to its end)?
@@ -117,6 +120,11 @@ pub fn run(
                     continue;
                 }
             };
+            if let Some(parent) = trace::from_message(&msg) {
+                let mut span = Span::child(format!("window {}", msg.topic()), SpanKind::Consumer, &parent);
+                span.attr("messaging.kafka.offset", offset).attr("tickwatch.instrument", trade.instrument.as_str());
+                traced.push(span);
+            }
             entry.0.on_trade(&trade, offset, now_us(), &mut out);
             for o in out.drain(..) {
                 if let Output::Late { trade, watermark_us } = &o {
@@ -145,6 +153,7 @@ pub fn run(
         }
         produced.extend(out.drain(..).filter_map(|o| output(o, &cfg.prefix, &ids)));
         send_all(&producer, &runtime, produced)?;
+        traced.into_iter().for_each(Span::end);
         commit(&consumer, &input, &mut builders)?;
     }
     Ok(())

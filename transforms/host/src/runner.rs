@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_runtime::broker::{self, ReliableProducer};
 use tickwatch_runtime::settings::BrokerSettings;
+use tickwatch_runtime::trace::{self, Span, SpanKind, TRACEPARENT};
 
 /// The header carrying `topic/partition/offset` of each input record into the module. The
 /// host runs any transform, so it does not link tickwatch's own; theirs read the same name
@@ -62,6 +63,23 @@ fn output_partitions(consumer: &BaseConsumer, topics: &[String]) -> Result<Vec<i
         .collect()
 }
 
+/// A traced input record gets a span of the host's, from its poll to its outputs'
+/// acknowledgement; its `traceparent` header, which the transform copies to the outputs, is
+/// rewritten to that span so that the next stages hang under it.
+fn trace_record<M: Message>(msg: &M, headers: &mut [(Vec<u8>, Option<Vec<u8>>)], input: &str) -> Option<Span> {
+    let parent = trace::from_message(msg)?;
+    let mut span = Span::child(format!("process {input}"), SpanKind::Consumer, &parent);
+    span.attr("messaging.system", "kafka")
+        .attr("messaging.destination.name", msg.topic())
+        .attr("messaging.destination.partition.id", msg.partition().to_string())
+        .attr("messaging.kafka.offset", msg.offset());
+    let value = span.context().header_value().into_bytes();
+    if let Some(slot) = headers.iter_mut().find(|(k, _)| k == TRACEPARENT.as_bytes()) {
+        slot.1 = Some(value);
+    }
+    Some(span)
+}
+
 /// Run until `stop` is set. Blocking: call it from a thread of its own.
 pub fn run(
     settings: &BrokerSettings,
@@ -82,6 +100,7 @@ pub fn run(
     while !stop.load(Ordering::Relaxed) {
         // Gather up to batch_max records or until linger passes.
         let mut by_partition: BTreeMap<i32, Vec<InRecord>> = BTreeMap::new();
+        let mut spans: BTreeMap<i32, Vec<Span>> = BTreeMap::new();
         let deadline = Instant::now() + cfg.linger;
         let mut n = 0;
         while n < cfg.batch_max {
@@ -101,6 +120,9 @@ pub fn run(
                 SOURCE_HEADER.as_bytes().to_vec(),
                 Some(format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()).into_bytes()),
             ));
+            if let Some(span) = trace_record(&msg, &mut headers, &cfg.input) {
+                spans.entry(msg.partition()).or_default().push(span);
+            }
             by_partition.entry(msg.partition()).or_default().push(InRecord {
                 payload: Payload {
                     key: msg.key().map(<[u8]>::to_vec),
@@ -162,6 +184,9 @@ pub fn run(
             let acked_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
             for ts in timestamps.into_iter().filter(|ts| *ts >= 0) {
                 stats.record_delay_seconds.observe(Duration::from_millis(acked_ms.saturating_sub(ts).max(0) as u64));
+            }
+            for span in spans.remove(&partition).unwrap_or_default() {
+                span.end();
             }
             let mut tpl = TopicPartitionList::new();
             tpl.add_partition_offset(&cfg.input, partition, Offset::Offset(last + 1))?;
