@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate bench bench-setup
+.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate bench bench-setup up up-offline down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -29,6 +29,16 @@ lint: ## rustfmt and clippy, warnings are errors
 
 fmt: ## format the code
 	$(CARGO) fmt --all
+
+up: stack-up transforms build ## start the stack and every stage against the real venues; prints the dashboard URL
+	bash scripts/up.sh
+
+up-offline: stack-up transforms build ## the same against fake Binance and OKX (a seeded market from now); no internet needed
+	bash scripts/up.sh --offline
+
+down: ## stop every stage of make up, then the local stack
+	bash scripts/up.sh --stop
+	bash scripts/stack.sh down
 
 stack-up: ## install (first time) and start broker, registry, ClickHouse, S3, Redis, Prometheus
 	bash scripts/stack.sh up

@@ -89,6 +89,10 @@ enum Command {
     },
     /// The SLO report per venue (latency P95, minute completeness, reconnect recovery P95) from ClickHouse.
     Slo(commands::slo::SloArgs),
+    /// Re-publish a time range of a topic into another (a shadow topic), in order, keys, headers and timestamps kept
+    Replay(commands::replay::ReplayArgs),
+    /// Every stage on this machine in one go (the local stack must be up: `make up`)
+    Up(commands::up::UpArgs),
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
     ChdbServe(commands::chdb::ChdbArgs),
 }
@@ -179,6 +183,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Slo(args) => {
             let settings = load_settings(&cli.config)?;
             commands::slo::run(&settings, args).await
+        }
+        Command::Replay(args) => {
+            let settings = load_settings(&cli.config)?;
+            commands::replay::run(&settings, args).await
+        }
+        Command::Up(args) => {
+            let settings = load_settings(&cli.config)?;
+            commands::up::run(&settings, &cli.config, args).await
         }
         Command::ChdbServe(_) => unreachable!("handled before the runtime starts"),
     }

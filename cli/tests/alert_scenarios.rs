@@ -318,9 +318,12 @@ async fn a_scripted_market_fires_exactly_the_expected_alerts_and_notifications()
     assert_eq!(got.len(), 10, "1 BTC, 2 ETH and 2 storm episodes, each firing and resolving once: {got:?}");
     for (rule, _, state, started) in &got {
         let at = (started / 1000 - t0_ms) as f64 / 1000.0;
+        // Which part of the script each episode belongs to (the storm lasts 40–43 s and
+        // fires after 1 s of it; on a loaded machine the spreads reach the engine a second
+        // or so late, which is not what this checks).
         let window = match (rule.as_str(), state.as_str()) {
             ("spread-btc", _) => 9.5..11.5,
-            ("storm", _) => 39.5..41.0,
+            ("storm", _) => 39.5..42.0,
             _ => 24.5..41.0,
         };
         assert!(window.contains(&at), "{rule} {state} started at {at:.3} s");

@@ -143,7 +143,7 @@ async fn send<T: AvroRecord>(
     key: impl Fn(&T) -> String,
     recs: &[T],
 ) {
-    tickwatch_testkit::produce::send_records(&stack().broker(), producer, topic, id, key, recs).await;
+    tickwatch_testkit::produce::send_records(producer, topic, id, key, recs).await;
 }
 
 #[derive(Default)]

@@ -377,7 +377,7 @@ async fn hot_values_follow_the_topics_and_books_come_from_the_book_worker() {
         let (registry, prefix) = (registry.clone(), prefix.clone());
         async move { registry.register(&format!("{prefix}.{t}-value"), s).await.unwrap() }
     };
-    let mut producer = ReliableProducer::new(&b).unwrap();
+    let producer = ReliableProducer::new(&b).unwrap();
     let now = tickwatch_runtime::produce::now_us();
     let trade = Trade {
         venue: "binance".into(),
@@ -398,15 +398,8 @@ async fn hot_values_follow_the_topics_and_books_come_from_the_book_worker() {
     };
     let older = Trade { trade_id: "older".into(), event_time_us: now - 10_000_000, ..trade.clone() };
     let trades_id = id(Trade::SCHEMA_JSON, "trades").await;
-    send_records(
-        &b,
-        &mut producer,
-        &format!("{prefix}.trades"),
-        trades_id,
-        |t: &Trade| t.instrument.clone(),
-        &[trade, older],
-    )
-    .await;
+    send_records(&producer, &format!("{prefix}.trades"), trades_id, |t: &Trade| t.instrument.clone(), &[trade, older])
+        .await;
     let spread = Signal {
         kind: "spread".into(),
         venue: "binance".into(),
@@ -420,15 +413,8 @@ async fn hot_values_follow_the_topics_and_books_come_from_the_book_worker() {
         emitted_at_us: now,
     };
     let signals_id = id(Signal::SCHEMA_JSON, "signals").await;
-    send_records(
-        &b,
-        &mut producer,
-        &format!("{prefix}.signals"),
-        signals_id,
-        |s: &Signal| s.instrument.clone(),
-        &[spread],
-    )
-    .await;
+    send_records(&producer, &format!("{prefix}.signals"), signals_id, |s: &Signal| s.instrument.clone(), &[spread])
+        .await;
     let alert = |state: AlertState, at: i64| Alert {
         fingerprint: format!("{prefix}/binance/BTC-USDT"),
         rule: prefix.clone(),
@@ -445,8 +431,7 @@ async fn hot_values_follow_the_topics_and_books_come_from_the_book_worker() {
     };
     let alerts_id = id(Alert::SCHEMA_JSON, "alerts").await;
     send_records(
-        &b,
-        &mut producer,
+        &producer,
         &format!("{prefix}.alerts"),
         alerts_id,
         |a: &Alert| a.fingerprint.clone(),
@@ -483,8 +468,7 @@ async fn hot_values_follow_the_topics_and_books_come_from_the_book_worker() {
     };
     let depth_id = id(BookUpdate::SCHEMA_JSON, "depth").await;
     send_records(
-        &b,
-        &mut producer,
+        &producer,
         &format!("{prefix}.depth"),
         depth_id,
         |u: &BookUpdate| u.instrument.clone(),
@@ -521,8 +505,7 @@ async fn hot_values_follow_the_topics_and_books_come_from_the_book_worker() {
         (Some("FIRING"), Some("P2"))
     );
     send_records(
-        &b,
-        &mut producer,
+        &producer,
         &format!("{prefix}.alerts"),
         alerts_id,
         |a: &Alert| a.fingerprint.clone(),

@@ -21,6 +21,7 @@ use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::Settings;
+use tickwatch_testkit::market::okx_spot_trade;
 use tickwatch_testkit::servers::{settings_with_clickhouse, OwnServer};
 use tickwatch_testkit::{free_port, stack, unique, ChildGuard};
 
@@ -33,24 +34,17 @@ fn now_us() -> i64 {
 /// Recent event times: the raw tables drop rows older than 7 days at merges.
 fn trade(i: u64, base_us: i64) -> Trade {
     let instrument = ["BTC-USDT", "ETH-USDT", "SOL-USDT"][(i % 3) as usize];
-    Trade {
-        venue: "okx".into(),
-        instrument: instrument.into(),
-        base: instrument[..3].into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        expiry_us: None,
-        venue_symbol: instrument.into(),
-        trade_id: (1_000_000 + i).to_string(),
+    let trade = okx_spot_trade(
+        instrument,
+        (1_000_000 + i).to_string(),
         // 18 places, so that any rounding on the way would show.
-        price: format!("{}.{:018}", 100 + i % 7, i * 7_919 % 1_000_000_000_000_000_000).parse().unwrap(),
-        size: format!("0.{:09}", i * 104_729 % 1_000_000_000 + 1).parse().unwrap(),
-        taker_side: if i.is_multiple_of(2) { TakerSide::Buy } else { TakerSide::Sell },
-        event_time_us: base_us + i as i64 * 7_001,
-        receive_time_us: base_us + i as i64 * 7_001 + 2_000,
-        source_lag_ms: 2,
-        sequence: Some(i as i64),
-    }
+        &format!("{}.{:018}", 100 + i % 7, i * 7_919 % 1_000_000_000_000_000_000),
+        &format!("0.{:09}", i * 104_729 % 1_000_000_000 + 1),
+        if i.is_multiple_of(2) { TakerSide::Buy } else { TakerSide::Sell },
+        base_us + i as i64 * 7_001,
+        2_000,
+    );
+    Trade { sequence: Some(i as i64), ..trade }
 }
 
 fn reference(i: u64, base_us: i64, mark: bool) -> ReferencePrice {

@@ -156,7 +156,7 @@ async fn send<T: AvroRecord>(
     key: impl Fn(&T) -> String,
     recs: &[T],
 ) {
-    tickwatch_testkit::produce::send_records(&stack().broker(), producer, topic, id, key, recs).await;
+    tickwatch_testkit::produce::send_records(producer, topic, id, key, recs).await;
 }
 
 /// Every declared topic under `prefix`, one partition each, visible in the metadata.

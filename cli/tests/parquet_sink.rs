@@ -20,6 +20,7 @@ use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::Settings;
 use tickwatch_sink_parquet::store::Bucket;
+use tickwatch_testkit::market::okx_spot_trade;
 use tickwatch_testkit::servers::{settings_with_clickhouse, OwnServer};
 use tickwatch_testkit::{stack, unique, ChildGuard};
 
@@ -32,23 +33,15 @@ fn now_us() -> i64 {
 /// Trades spread over two hours of recent event time, two instruments.
 fn trade(i: u64, base_us: i64) -> Trade {
     let instrument = ["BTC-USDT", "ETH-USDT"][(i % 2) as usize];
-    Trade {
-        venue: "okx".into(),
-        instrument: instrument.into(),
-        base: instrument[..3].into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Spot,
-        expiry_us: None,
-        venue_symbol: instrument.into(),
-        trade_id: (5_000_000 + i).to_string(),
-        price: format!("{}.{:018}", 2_000 + i % 13, i * 7_919 % 1_000_000_000_000_000_000).parse().unwrap(),
-        size: format!("0.{:09}", i * 104_729 % 1_000_000_000 + 1).parse().unwrap(),
-        taker_side: if i.is_multiple_of(3) { TakerSide::Sell } else { TakerSide::Buy },
-        event_time_us: base_us + i as i64 * 1_200_000,
-        receive_time_us: base_us + i as i64 * 1_200_000 + 1_500,
-        source_lag_ms: 1,
-        sequence: None,
-    }
+    okx_spot_trade(
+        instrument,
+        (5_000_000 + i).to_string(),
+        &format!("{}.{:018}", 2_000 + i % 13, i * 7_919 % 1_000_000_000_000_000_000),
+        &format!("0.{:09}", i * 104_729 % 1_000_000_000 + 1),
+        if i.is_multiple_of(3) { TakerSide::Sell } else { TakerSide::Buy },
+        base_us + i as i64 * 1_200_000,
+        1_500,
+    )
 }
 
 fn kline(i: u64, base_us: i64) -> Kline {

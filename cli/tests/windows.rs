@@ -11,10 +11,11 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tickwatch_model::{wire, AvroRecord, InstrumentKind, Kline, QuarantineRecord, TakerSide, Trade};
+use tickwatch_model::{wire, AvroRecord, Kline, QuarantineRecord, TakerSide, Trade};
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_sink_windows::{KlineBuilder, Output, WindowConfig};
+use tickwatch_testkit::market::okx_spot_trade;
 use tickwatch_testkit::{stack, unique, ChildGuard};
 
 const T0: i64 = 1_735_689_600_000_000; // 2025-01-01, µs
@@ -37,23 +38,15 @@ fn trades() -> Vec<Trade> {
         .map(|i| {
             t += rng.i64(0..20_000);
             let instrument = ["BTC-USDT", "ETH-USDT", "SOL-USDT"][rng.usize(0..3)];
-            Trade {
-                venue: "okx".into(),
-                instrument: instrument.into(),
-                base: instrument[..3].into(),
-                quote: "USDT".into(),
-                kind: InstrumentKind::Spot,
-                expiry_us: None,
-                venue_symbol: instrument.into(),
-                trade_id: (10_000 + i).to_string(),
-                price: format!("{}.{:04}", 100 + rng.u32(0..3), rng.u32(0..10_000)).parse().unwrap(),
-                size: format!("0.{:06}", rng.u32(1..1_000_000)).parse().unwrap(),
-                taker_side: if rng.bool() { TakerSide::Buy } else { TakerSide::Sell },
-                event_time_us: t,
-                receive_time_us: t + 3_000,
-                source_lag_ms: 3,
-                sequence: None,
-            }
+            okx_spot_trade(
+                instrument,
+                (10_000 + i).to_string(),
+                &format!("{}.{:04}", 100 + rng.u32(0..3), rng.u32(0..10_000)),
+                &format!("0.{:06}", rng.u32(1..1_000_000)),
+                if rng.bool() { TakerSide::Buy } else { TakerSide::Sell },
+                t,
+                3_000,
+            )
         })
         .collect()
 }

@@ -54,15 +54,21 @@ pub struct Start {
     pub asks: Vec<[String; 2]>,
 }
 
-const START_MS: i64 = 1_764_000_000_000;
+/// Where a seeded market starts unless told otherwise (2025-11-24).
+pub const START_MS: i64 = 1_764_000_000_000;
 
 fn cents(c: i64) -> String {
     format!("{}.{:02}", c / 100, c % 100)
 }
 
 impl Synthetic {
-    /// The starting books and every event, in time order.
+    /// The starting books and every event, in time order, from a fixed start time.
     pub fn events(&self) -> (Vec<Start>, Vec<Event>) {
+        self.events_from(START_MS)
+    }
+
+    /// The same market starting at `start_ms` (e.g. now, for a live-looking offline run).
+    pub fn events_from(&self, start_ms: i64) -> (Vec<Start>, Vec<Event>) {
         let mut rng = fastrand::Rng::with_seed(self.seed);
         let mut mids: Vec<i64> = (0..self.instruments).map(|i| 10_000 + 137 * i as i64).collect();
         let starts = mids
@@ -77,7 +83,7 @@ impl Synthetic {
         // 1 ms steps; each instrument trades and changes its book at the configured rates.
         let (p_trade, p_depth) = (self.trades_per_second / 1000.0, self.depth_per_second / 1000.0);
         for step in 0..self.seconds as i64 * 1000 {
-            let ms = START_MS + step;
+            let ms = start_ms + step;
             for inst in 0..self.instruments {
                 if rng.f64() < p_trade {
                     if rng.u8(..10) == 0 {
@@ -110,15 +116,22 @@ impl Synthetic {
     /// Write the market as a recording folder of `venue` (binance, binance-usdm, okx,
     /// bybit) into `dir`; returns the venue symbols.
     pub fn write(&self, venue: &str, dir: &Path) -> std::io::Result<Vec<String>> {
-        let (starts, events) = self.events();
         let symbols: Vec<String> = (0..self.instruments)
             .map(|i| match venue {
                 "okx" => format!("SYN{i}-USDT"),
                 _ => format!("SYN{i}USDT"),
             })
             .collect();
-        write_recording(venue, dir, &symbols, &starts, &events)?;
+        self.write_as(venue, dir, &symbols, START_MS)?;
         Ok(symbols)
+    }
+
+    /// Write the market under the venue symbols given (one instrument each; `instruments` is
+    /// ignored), starting at `start_ms`.
+    pub fn write_as(&self, venue: &str, dir: &Path, symbols: &[String], start_ms: i64) -> std::io::Result<()> {
+        let market = Synthetic { instruments: symbols.len(), ..self.clone() };
+        let (starts, events) = market.events_from(start_ms);
+        write_recording(venue, dir, symbols, &starts, &events)
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`prometheus`] has the stack's Prometheus scrape a test's process and reads it back.
 
 pub mod evm;
+pub mod market;
 pub mod produce;
 pub mod prometheus;
 pub mod servers;

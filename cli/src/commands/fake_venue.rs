@@ -22,6 +22,14 @@ pub struct FakeVenueArgs {
     /// Instruments of the synthetic market (symbols SYN0USDT.. or SYN0-USDT.. on OKX).
     #[arg(long, default_value_t = 20)]
     synthetic_instruments: usize,
+    /// The synthetic market's venue symbols instead (comma-separated, e.g. BTCUSDT,ETHUSDT;
+    /// BTC-USDT,ETH-USDT on OKX): instruments the symbol map knows.
+    #[arg(long, value_delimiter = ',')]
+    synthetic_symbols: Vec<String>,
+    /// The synthetic market starts now (its event times are today's) instead of at a fixed
+    /// time in the past.
+    #[arg(long)]
+    synthetic_from_now: bool,
     /// Seconds of synthetic market (replayed at --speed).
     #[arg(long, default_value_t = 600)]
     synthetic_seconds: u64,
@@ -86,7 +94,22 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
                 depth_per_second: args.synthetic_depth,
             };
             let dir = std::env::temp_dir().join(format!("tickwatch-synthetic-{}-{}", args.venue, std::process::id()));
-            let symbols = market.write(&args.venue, &dir)?;
+            let symbols = if args.synthetic_symbols.is_empty() && !args.synthetic_from_now {
+                market.write(&args.venue, &dir)?
+            } else {
+                let symbols = if args.synthetic_symbols.is_empty() {
+                    (0..args.synthetic_instruments).map(|i| format!("SYN{i}USDT")).collect()
+                } else {
+                    args.synthetic_symbols.clone()
+                };
+                let start_ms = if args.synthetic_from_now {
+                    tickwatch_runtime::produce::now_us() / 1000
+                } else {
+                    tickwatch_fakes::synthetic::START_MS
+                };
+                market.write_as(&args.venue, &dir, &symbols, start_ms)?;
+                symbols
+            };
             tracing::info!(folder = %dir.display(), first = %symbols[0], instruments = symbols.len(), "synthetic market written");
             dir
         }

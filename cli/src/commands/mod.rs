@@ -8,11 +8,13 @@ pub mod fake_venue;
 pub mod ingest;
 pub mod migrate;
 pub mod registry;
+pub mod replay;
 pub mod schemas;
 pub mod sink;
 pub mod slo;
 pub mod topics;
 pub mod transform;
+pub mod up;
 pub mod windows;
 
 /// Resolves when the process gets SIGINT or SIGTERM.

@@ -11,10 +11,12 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::Deserialize;
 use std::time::Duration;
+
+mod producer;
+pub use producer::{OwnedRecord, ReliableProducer};
 
 /// Which implementation of the Kafka API answers at the bootstrap address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -192,134 +194,6 @@ pub struct TopicSpec {
     pub replication: i32,
     /// Kafka topic configs (`cleanup.policy`, `retention.ms`, `compression.type`, ...).
     pub configs: Vec<(String, String)>,
-}
-
-/// Tries per record before a send is reported as failed (a refused record is retried after
-/// 200 ms, doubling; a dead producer is replaced at once).
-const SEND_ATTEMPTS: u32 = 6;
-
-/// An idempotent producer that survives its own fatal errors.
-///
-/// librdkafka makes an idempotent producer unusable after a fatal error. Tansu was seen
-/// answering OutOfOrderSequenceNumber to the registry's producer (sequence 318, its state
-/// last changed 7 minutes before), which librdkafka treats as fatal; any broker that loses a
-/// producer's state can do the same. Every long-running writer therefore sends through this:
-/// on a fatal error it builds a new producer (new producer id, sequences from 0) and sends the
-/// record once more. Records are keyed and delivery is at least once, so the retry cannot
-/// lose anything, only repeat it.
-pub struct ReliableProducer {
-    settings: BrokerSettings,
-    inner: std::sync::Mutex<std::sync::Arc<FutureProducer>>,
-    recreated: std::sync::atomic::AtomicU64,
-}
-
-impl ReliableProducer {
-    pub fn new(settings: &BrokerSettings) -> Result<ReliableProducer, BrokerError> {
-        Ok(ReliableProducer {
-            inner: std::sync::Mutex::new(std::sync::Arc::new(Self::build(settings)?)),
-            settings: settings.clone(),
-            recreated: Default::default(),
-        })
-    }
-
-    fn build(settings: &BrokerSettings) -> Result<FutureProducer, BrokerError> {
-        producer_config(settings)
-            .create()
-            .map_err(|source| BrokerError::Client { bootstrap: settings.bootstrap.clone(), source })
-    }
-
-    fn current(&self) -> std::sync::Arc<FutureProducer> {
-        self.inner.lock().expect("producer lock").clone()
-    }
-
-    /// How many times a fatal error made it build a new producer.
-    pub fn recreated(&self) -> u64 {
-        self.recreated.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Send one record and wait for the broker's acknowledgement; returns (partition, offset).
-    pub async fn send(
-        &self,
-        topic: &str,
-        partition: Option<i32>,
-        key: &[u8],
-        payload: Option<&[u8]>,
-    ) -> Result<(i32, i64), BrokerError> {
-        self.send_with_headers(topic, partition, Some(key), payload, &[]).await
-    }
-
-    /// [`ReliableProducer::send`] with an optional key and record headers.
-    pub async fn send_with_headers(
-        &self,
-        topic: &str,
-        partition: Option<i32>,
-        key: Option<&[u8]>,
-        payload: Option<&[u8]>,
-        headers: &[(Vec<u8>, Option<Vec<u8>>)],
-    ) -> Result<(i32, i64), BrokerError> {
-        let mut attempt = 0;
-        loop {
-            let producer = self.current();
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic);
-            if let Some(k) = key {
-                record = record.key(k);
-            }
-            if !headers.is_empty() {
-                let mut h = rdkafka::message::OwnedHeaders::new_with_capacity(headers.len());
-                for (k, v) in headers {
-                    let key = String::from_utf8_lossy(k);
-                    h = h.insert(rdkafka::message::Header { key: &key, value: v.as_deref() });
-                }
-                record = record.headers(h);
-            }
-            if let Some(p) = partition {
-                record = record.partition(p);
-            }
-            if let Some(v) = payload {
-                record = record.payload(v);
-            }
-            match producer.send(record, Duration::from_secs(30)).await {
-                Ok(delivery) => return Ok((delivery.partition, delivery.offset)),
-                Err((source, _)) => {
-                    let fatal = producer.client().fatal_error();
-                    // Tansu also answers these to a healthy producer of another process (its
-                    // producer ids collide under concurrency); the producer never recovers
-                    // from them, so they are treated as fatal too.
-                    let fenced = matches!(
-                        source.rdkafka_error_code(),
-                        Some(
-                            RDKafkaErrorCode::ProducerFenced
-                                | RDKafkaErrorCode::OutOfOrderSequenceNumber
-                                | RDKafkaErrorCode::InvalidProducerEpoch
-                                | RDKafkaErrorCode::UnknownProducerId
-                        )
-                    );
-                    attempt += 1;
-                    if attempt > SEND_ATTEMPTS {
-                        return Err(BrokerError::Produce { topic: topic.to_string(), source });
-                    }
-                    if fatal.is_some() || fenced {
-                        // Concurrent sends fail together: the first to get here replaces the
-                        // producer, the others resend through its replacement.
-                        let mut inner = self.inner.lock().expect("producer lock");
-                        if std::sync::Arc::ptr_eq(&inner, &producer) {
-                            *inner = std::sync::Arc::new(Self::build(&self.settings)?);
-                            self.recreated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            tracing::warn!(topic, error = %source, "idempotent producer hit a fatal error; building a new one and resending");
-                        }
-                    } else {
-                        tracing::warn!(topic, error = %source, attempt, "the broker refused a record; sending it again");
-                        tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
-                    }
-                }
-            }
-        }
-    }
-
-    /// The producer currently in use (tests inject faults through it).
-    pub fn client(&self) -> std::sync::Arc<FutureProducer> {
-        self.current()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,226 @@
+//! [`ReliableProducer`]: the one way long-running writers send, one record at a time or a
+//! batch in order.
+
+use super::{producer_config, BrokerError};
+use crate::settings::BrokerSettings;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Tries per record before a send is reported as failed (a refused record is retried after
+/// 200 ms, doubling; a dead producer is replaced at once).
+const SEND_ATTEMPTS: u32 = 6;
+
+/// A record to send, owned (a batch outlives the buffers it was read from).
+#[derive(Debug, Clone, Default)]
+pub struct OwnedRecord {
+    pub topic: String,
+    pub partition: Option<i32>,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub headers: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// The record's timestamp (ms); the producer's clock when `None`.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// An idempotent producer that survives its own fatal errors.
+///
+/// librdkafka makes an idempotent producer unusable after a fatal error. Tansu was seen
+/// answering OutOfOrderSequenceNumber to the registry's producer (sequence 318, its state
+/// last changed 7 minutes before), which librdkafka treats as fatal; any broker that loses a
+/// producer's state can do the same. Every long-running writer therefore sends through this:
+/// on a fatal error it builds a new producer (new producer id, sequences from 0) and sends the
+/// record once more. Records are keyed and delivery is at least once, so the retry cannot
+/// lose anything, only repeat it.
+pub struct ReliableProducer {
+    settings: BrokerSettings,
+    inner: Mutex<Arc<FutureProducer>>,
+    recreated: std::sync::atomic::AtomicU64,
+}
+
+impl ReliableProducer {
+    pub fn new(settings: &BrokerSettings) -> Result<ReliableProducer, BrokerError> {
+        Ok(ReliableProducer {
+            inner: Mutex::new(Arc::new(Self::build(settings)?)),
+            settings: settings.clone(),
+            recreated: Default::default(),
+        })
+    }
+
+    fn build(settings: &BrokerSettings) -> Result<FutureProducer, BrokerError> {
+        producer_config(settings)
+            .create()
+            .map_err(|source| BrokerError::Client { bootstrap: settings.bootstrap.clone(), source })
+    }
+
+    fn current(&self) -> Arc<FutureProducer> {
+        self.inner.lock().expect("producer lock").clone()
+    }
+
+    /// How many times a fatal error made it build a new producer.
+    pub fn recreated(&self) -> u64 {
+        self.recreated.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Send one record and wait for the broker's acknowledgement; returns (partition, offset).
+    pub async fn send(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: &[u8],
+        payload: Option<&[u8]>,
+    ) -> Result<(i32, i64), BrokerError> {
+        self.send_with_headers(topic, partition, Some(key), payload, &[]).await
+    }
+
+    /// [`ReliableProducer::send`] with an optional key and record headers.
+    pub async fn send_with_headers(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: &[(Vec<u8>, Option<Vec<u8>>)],
+    ) -> Result<(i32, i64), BrokerError> {
+        let mut attempt = 0;
+        loop {
+            let producer = self.current();
+            let record = future_record(topic, partition, key, payload, headers, None);
+            match producer.send(record, Duration::from_secs(30)).await {
+                Ok(delivery) => return Ok((delivery.partition, delivery.offset)),
+                Err((source, _)) => self.after_failure(&producer, topic, source, &mut attempt).await?,
+            }
+        }
+    }
+
+    /// Send `records` so that each partition receives them in the order given: all are
+    /// enqueued before any acknowledgement is awaited (the idempotent producer keeps the
+    /// order of what it was handed), and after a failure everything from the first failed
+    /// record on is sent again, in order. Concurrent single sends would race to enqueue.
+    pub async fn send_in_order(&self, records: &[OwnedRecord]) -> Result<(), BrokerError> {
+        let (mut from, mut attempt) = (0, 0);
+        while from < records.len() {
+            let producer = self.current();
+            let mut deliveries = Vec::with_capacity(records.len() - from);
+            for r in &records[from..] {
+                let mut record = future_record(
+                    &r.topic,
+                    r.partition,
+                    r.key.as_deref(),
+                    r.payload.as_deref(),
+                    &r.headers,
+                    r.timestamp_ms,
+                );
+                loop {
+                    match producer.send_result(record) {
+                        Ok(delivery) => break deliveries.push(delivery),
+                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                            record = back;
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Err((source, _)) => return Err(BrokerError::Produce { topic: r.topic.clone(), source }),
+                    }
+                }
+            }
+            let mut failed = None;
+            for (i, delivery) in deliveries.into_iter().enumerate() {
+                // A dropped delivery report (the producer went away) counts as a failure.
+                let outcome = match delivery.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((source, _))) => Err(source),
+                    Err(_) => Err(KafkaError::Canceled),
+                };
+                if let (Err(source), None) = (outcome, &failed) {
+                    failed = Some((from + i, source));
+                }
+            }
+            match failed {
+                None => return Ok(()),
+                Some((first, source)) => {
+                    self.after_failure(&producer, &records[first].topic, source, &mut attempt).await?;
+                    from = first;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What a refused send leads to: the error once the attempts are spent; otherwise a new
+    /// producer when this one is dead (or fenced), else a pause before the resend.
+    async fn after_failure(
+        &self,
+        producer: &Arc<FutureProducer>,
+        topic: &str,
+        source: KafkaError,
+        attempt: &mut u32,
+    ) -> Result<(), BrokerError> {
+        let fatal = producer.client().fatal_error();
+        // Tansu also answers these to a healthy producer of another process (its producer
+        // ids collide under concurrency); the producer never recovers from them, so they are
+        // treated as fatal too.
+        let fenced = matches!(
+            source.rdkafka_error_code(),
+            Some(
+                RDKafkaErrorCode::ProducerFenced
+                    | RDKafkaErrorCode::OutOfOrderSequenceNumber
+                    | RDKafkaErrorCode::InvalidProducerEpoch
+                    | RDKafkaErrorCode::UnknownProducerId
+            )
+        );
+        *attempt += 1;
+        if *attempt > SEND_ATTEMPTS {
+            return Err(BrokerError::Produce { topic: topic.to_string(), source });
+        }
+        if fatal.is_some() || fenced {
+            // Concurrent sends fail together: the first to get here replaces the producer,
+            // the others resend through its replacement.
+            let mut inner = self.inner.lock().expect("producer lock");
+            if Arc::ptr_eq(&inner, producer) {
+                *inner = Arc::new(Self::build(&self.settings)?);
+                self.recreated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(topic, error = %source, "idempotent producer hit a fatal error; building a new one and resending");
+            }
+        } else {
+            tracing::warn!(topic, error = %source, attempt = *attempt, "the broker refused a record; sending it again");
+            tokio::time::sleep(Duration::from_millis(100 << (*attempt).min(5))).await;
+        }
+        Ok(())
+    }
+
+    /// The producer currently in use (tests inject faults through it).
+    pub fn client(&self) -> Arc<FutureProducer> {
+        self.current()
+    }
+}
+
+fn future_record<'a>(
+    topic: &'a str,
+    partition: Option<i32>,
+    key: Option<&'a [u8]>,
+    payload: Option<&'a [u8]>,
+    headers: &[(Vec<u8>, Option<Vec<u8>>)],
+    timestamp_ms: Option<i64>,
+) -> FutureRecord<'a, [u8], [u8]> {
+    let mut record = FutureRecord::<[u8], [u8]>::to(topic);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if !headers.is_empty() {
+        let mut h = rdkafka::message::OwnedHeaders::new_with_capacity(headers.len());
+        for (k, v) in headers {
+            h = h.insert(rdkafka::message::Header { key: &String::from_utf8_lossy(k), value: v.as_deref() });
+        }
+        record = record.headers(h);
+    }
+    if let Some(p) = partition {
+        record = record.partition(p);
+    }
+    if let Some(v) = payload {
+        record = record.payload(v);
+    }
+    if let Some(ts) = timestamp_ms {
+        record = record.timestamp(ts);
+    }
+    record
+}
