@@ -431,7 +431,7 @@ async fn publish_hot(topic_prefix: &str) {
     let stack = tickwatch_testkit::stack();
     let b = stack.broker();
     let registry = RegistryClient::new(&stack.settings.registry.url);
-    let mut producer = ReliableProducer::new(&b).expect("a producer");
+    let producer = ReliableProducer::new(&b).expect("a producer");
     let id = |topic: &str, schema: &'static str| {
         let (registry, subject) = (registry.clone(), format!("{topic_prefix}{topic}-value"));
         // The stack restarts its registry when the debug `tickwatch` was rebuilt, and a
@@ -505,26 +505,10 @@ async fn publish_hot(topic_prefix: &str) {
         emitted_at_us: now,
     };
     let topic = |t: &str| format!("{topic_prefix}{t}");
-    send_records(&b, &mut producer, &topic("trades"), id("trades", Trade::SCHEMA_JSON).await, by_instrument, &[trade])
+    send_records(&producer, &topic("trades"), id("trades", Trade::SCHEMA_JSON).await, by_instrument, &[trade]).await;
+    send_records(&producer, &topic("book.1s"), id("book.1s", BookTop::SCHEMA_JSON).await, by_instrument, &[top]).await;
+    send_records(&producer, &topic("signals"), id("signals", Signal::SCHEMA_JSON).await, by_instrument, &[spread])
         .await;
-    send_records(
-        &b,
-        &mut producer,
-        &topic("book.1s"),
-        id("book.1s", BookTop::SCHEMA_JSON).await,
-        by_instrument,
-        &[top],
-    )
-    .await;
-    send_records(
-        &b,
-        &mut producer,
-        &topic("signals"),
-        id("signals", Signal::SCHEMA_JSON).await,
-        by_instrument,
-        &[spread],
-    )
-    .await;
 }
 
 fn by_instrument<T>(_: &T) -> String {

@@ -91,6 +91,13 @@ enum Command {
     Slo(commands::slo::SloArgs),
     /// Re-publish a time range of a topic into another (a shadow topic), in order, keys, headers and timestamps kept
     Replay(commands::replay::ReplayArgs),
+    /// A venue's 1m k-lines over a range from its REST history into the k-line topic (rate limits kept, resumable)
+    Backfill(commands::history::backfill::BackfillArgs),
+    /// Our 1m bars against the venue's own: verify, correct and flag them; completeness report
+    Reconcile {
+        #[command(subcommand)]
+        action: commands::history::reconcile::ReconcileCommand,
+    },
     /// Every stage on this machine in one go (the local stack must be up: `make up`)
     Up(commands::up::UpArgs),
     /// Run the ClickHouse engine from chDB's libchdb.so as a local HTTP server (local stack).
@@ -187,6 +194,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => {
             let settings = load_settings(&cli.config)?;
             commands::replay::run(&settings, args).await
+        }
+        Command::Backfill(args) => {
+            let settings = load_settings(&cli.config)?;
+            commands::history::backfill::run(&settings, args).await
+        }
+        Command::Reconcile { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::history::reconcile::run(&settings, action).await
         }
         Command::Up(args) => {
             let settings = load_settings(&cli.config)?;

@@ -133,6 +133,7 @@ fn the_chart_lints_renders_valid_manifests_and_runs_this_tickwatch() {
         "analytics",
         "alert-engine",
         "notifier",
+        "reconcile",
         "api",
     ]
     .into();
@@ -153,8 +154,8 @@ fn the_chart_lints_renders_valid_manifests_and_runs_this_tickwatch() {
         let env: Vec<&str> = c["env"].as_sequence().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
         assert!(env.contains(&"TICKWATCH_CONFIG"), "{n} reads the chart's settings");
         // Stages that keep state per group, and ingestors, never run twice at once.
-        let single =
-            ["analytics", "alert-engine", "notifier"].contains(&component(d)) || component(d).starts_with("ingest-");
+        let single = ["analytics", "alert-engine", "notifier", "reconcile"].contains(&component(d))
+            || component(d).starts_with("ingest-");
         if single {
             assert_eq!(
                 (&d["spec"]["replicas"], &d["spec"]["strategy"]["type"]),

@@ -78,5 +78,5 @@ async fn up_offline_serves_klines_within_a_minute_and_stops_on_sigterm() {
     assert!(client.get(format!("http://{api}/readyz")).send().await.is_err(), "the API stopped with it");
     let logs: Vec<String> =
         std::fs::read_dir(&log_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert_eq!(logs.len(), 15, "a log per stage and fake venue, and the exchanges file: {logs:?}");
+    assert_eq!(logs.len(), 16, "a log per stage and fake venue, and the exchanges file: {logs:?}");
 }

@@ -22,6 +22,9 @@ pub struct Faults {
     /// Close each connection this long after it opened, with the venue's notice where it
     /// sends one: the 24-hour limit of the real venues, shortened.
     pub lifetime: Option<Duration>,
+    /// REST k-line requests answered per second; the rest get the venue's rate-limit
+    /// answer (0: no limit).
+    pub rest_per_second: u32,
 }
 
 /// What to do with the next data frame of a connection.

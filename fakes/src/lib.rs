@@ -6,12 +6,14 @@
 pub mod binance;
 pub mod bybit;
 pub mod faults;
+pub mod klines;
 pub mod okx;
 pub mod synthetic;
 pub mod timeline;
 pub mod ws;
 
 use faults::Faults;
+use klines::History;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +54,10 @@ async fn listen(addr: &str) -> Result<tokio::net::TcpListener, FakeError> {
     tokio::net::TcpListener::bind(addr).await.map_err(|error| FakeError::Listen { addr: addr.into(), error })
 }
 
+fn history(venue: &str, market: &impl ws::Protocol, faults: &Faults) -> Arc<History> {
+    Arc::new(History::of(venue, market.timeline(), faults.rest_per_second))
+}
+
 /// Serve `venue` (binance, binance-usdm, okx, bybit) from the recording folder `folder` on
 /// `ws_addr` and `rest_addr` (port 0 picks one); runs until the process ends.
 pub async fn serve(
@@ -68,20 +74,23 @@ pub async fn serve(
     let path = match venue {
         "binance" | "binance-usdm" => {
             let market = Arc::new(binance::Market::load(folder, speed)?);
+            let history = history(venue, market.as_ref(), &faults);
             tokio::spawn(ws::accept_loop(ws_listener, market.clone(), faults));
-            tokio::spawn(binance::serve_rest(rest_listener, market));
+            tokio::spawn(binance::serve_rest(rest_listener, market, history));
             "/stream"
         }
         "okx" => {
             let market = Arc::new(okx::Market::load(folder, speed)?);
+            let history = history(venue, market.as_ref(), &faults);
             tokio::spawn(ws::accept_loop(ws_listener, market.clone(), faults));
-            tokio::spawn(okx::serve_rest(rest_listener, market));
+            tokio::spawn(okx::serve_rest(rest_listener, market, history));
             "/ws/v5/public"
         }
         "bybit" => {
             let market = Arc::new(bybit::Market::load(folder, speed)?);
+            let history = history(venue, market.as_ref(), &faults);
             tokio::spawn(ws::accept_loop(ws_listener, market.clone(), faults));
-            tokio::spawn(bybit::serve_rest(rest_listener, market));
+            tokio::spawn(bybit::serve_rest(rest_listener, market, history));
             "/v5/public/linear"
         }
         other => return Err(FakeError::UnknownVenue(other.into())),

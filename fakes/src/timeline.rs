@@ -37,6 +37,11 @@ impl Timeline {
         Timeline { frames, speed, tx, started: Mutex::new(false) }
     }
 
+    /// Every frame, in arrival order.
+    pub fn frames(&self) -> impl Iterator<Item = &Recorded> {
+        self.frames.iter().map(|f| f.as_ref())
+    }
+
     pub fn len(&self) -> usize {
         self.frames.len()
     }

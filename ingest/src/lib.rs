@@ -6,6 +6,7 @@ pub mod binance;
 pub mod book;
 pub mod bybit;
 pub mod frame;
+pub mod history;
 pub mod metrics;
 pub mod okx;
 pub mod publish;

@@ -71,6 +71,10 @@ pub struct FakeVenueArgs {
     /// notice (the 24 h limit, shortened; 0: never).
     #[arg(long, default_value_t = 0)]
     lifetime_ms: u64,
+    /// REST k-line requests answered per second; past it, the venue's rate-limit answer
+    /// (Binance 429 + Retry-After, OKX 429 code 50011, Bybit retCode 10006; 0: no limit).
+    #[arg(long, default_value_t = 0)]
+    rest_limit: u32,
 }
 
 pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
@@ -83,6 +87,7 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
         reorder_every: args.reorder_every,
         ping_every: Duration::from_secs(args.ping_every.max(1)),
         lifetime: (args.lifetime_ms > 0).then(|| Duration::from_millis(args.lifetime_ms)),
+        rest_per_second: args.rest_limit,
     };
     let recording = match (args.synthetic_seed, &args.recording) {
         (Some(seed), _) => {

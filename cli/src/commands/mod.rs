@@ -5,6 +5,7 @@ pub mod book;
 pub mod chdb;
 pub mod check;
 pub mod fake_venue;
+pub mod history;
 pub mod ingest;
 pub mod migrate;
 pub mod registry;
@@ -16,6 +17,12 @@ pub mod topics;
 pub mod transform;
 pub mod up;
 pub mod windows;
+
+/// A time argument: milliseconds since the epoch or RFC 3339.
+pub fn time_arg(text: &str) -> Result<i64, String> {
+    tickwatch_api::params::parse_time_ms(text)
+        .ok_or_else(|| format!("`{text}` is neither milliseconds nor RFC 3339 (2026-12-01T00:00:00Z)"))
+}
 
 /// Resolves when the process gets SIGINT or SIGTERM.
 pub async fn shutdown_signal() {

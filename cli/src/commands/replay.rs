@@ -14,7 +14,6 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use tickwatch_api::params::parse_time_ms;
 use tickwatch_runtime::broker::{self, OwnedRecord, ReliableProducer, TopicSpec};
 use tickwatch_runtime::Settings;
 
@@ -30,19 +29,15 @@ pub struct ReplayArgs {
     #[arg(long)]
     topic: String,
     /// Start of the range (inclusive, record timestamps): milliseconds since the epoch or RFC 3339.
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = super::time_arg)]
     from: i64,
     /// End of the range (exclusive; default: now).
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = super::time_arg)]
     to: Option<i64>,
     /// The topic to write; created with the source's partition count when missing. Never
     /// the source itself.
     #[arg(long)]
     to_topic: String,
-}
-
-fn time_arg(text: &str) -> Result<i64, String> {
-    parse_time_ms(text).ok_or_else(|| format!("`{text}` is neither milliseconds nor RFC 3339 (2026-12-01T00:00:00Z)"))
 }
 
 pub async fn run(settings: &Settings, args: ReplayArgs) -> anyhow::Result<()> {

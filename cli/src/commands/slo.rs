@@ -7,7 +7,6 @@ use clap::{Args, ValueEnum};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use tickwatch_api::params::parse_time_ms;
 use tickwatch_api::{slo, slo_metrics};
 use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::Settings;
@@ -21,10 +20,10 @@ pub enum SloFormat {
 #[derive(Args)]
 pub struct SloArgs {
     /// Start of the range (inclusive): milliseconds since the epoch or RFC 3339.
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = super::time_arg)]
     from: i64,
     /// End of the range (exclusive; default: now).
-    #[arg(long, value_parser = time_arg)]
+    #[arg(long, value_parser = super::time_arg)]
     to: Option<i64>,
     /// A table for people, or the API's JSON document.
     #[arg(long, value_enum, default_value_t = SloFormat::Table)]
@@ -33,10 +32,6 @@ pub struct SloArgs {
     /// latency P95, recovery P95 and reconnects from the metrics (`metrics` in the JSON).
     #[arg(long, env = "TICKWATCH_PROMETHEUS_URL")]
     prometheus: Option<String>,
-}
-
-fn time_arg(text: &str) -> Result<i64, String> {
-    parse_time_ms(text).ok_or_else(|| format!("`{text}` is neither milliseconds nor RFC 3339 (2026-12-01T00:00:00Z)"))
 }
 
 pub async fn run(settings: &Settings, args: SloArgs) -> anyhow::Result<()> {

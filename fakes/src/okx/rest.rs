@@ -1,6 +1,9 @@
-//! `GET /api/v5/market/books` (the fake's current book) and `/api/v5/public/instruments`.
+//! `GET /api/v5/market/books` (the fake's current book), `/api/v5/public/instruments`, and
+//! `market/history-candles` (1m bars of the recorded trades, newest first; HTTP 429 with code
+//! 50011 past the request limit).
 
 use super::Market;
+use crate::klines::{param, History};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -38,11 +41,45 @@ async fn instruments(State(m): State<Arc<Market>>, Query(q): Params) -> Response
     axum::Json(serde_json::json!({"code": "0", "msg": "", "data": data})).into_response()
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, market: Arc<Market>) {
+async fn history_candles(State(h): State<Arc<History>>, Query(q): Params) -> Response {
+    if !h.limit.admit() {
+        let body = serde_json::json!({"code": "50011", "msg": "Too Many Requests", "data": []});
+        return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    }
+    let inst = q.get("instId").map(String::as_str).unwrap_or_default();
+    if q.get("bar").map_or("1m", String::as_str) != "1m" {
+        return error("51000", "Parameter bar error");
+    }
+    if !h.tape.has(inst) {
+        return error("51001", "Instrument ID does not exist");
+    }
+    let limit = param(&q, "limit").unwrap_or(100).clamp(1, 100) as usize;
+    // `after`: older than; `before`: newer than (both exclusive).
+    let (newer_than, older_than) = (param(&q, "before").unwrap_or(-1), param(&q, "after").unwrap_or(i64::MAX));
+    let data: Vec<serde_json::Value> = h
+        .tape
+        .newest_first(inst, newer_than.saturating_add(1), older_than, limit)
+        .into_iter()
+        .map(|b| {
+            let mut row = b.text_row();
+            // volCcy is the base currency on spot as vol is; every bar served has closed.
+            row.extend([b.volume.to_string(), b.quote_volume.to_string(), "1".into()].map(serde_json::Value::from));
+            serde_json::Value::from(row)
+        })
+        .collect();
+    axum::Json(serde_json::json!({"code": "0", "msg": "", "data": data})).into_response()
+}
+
+pub async fn serve(listener: tokio::net::TcpListener, market: Arc<Market>, history: Arc<History>) {
     let app = axum::Router::new()
         .route("/api/v5/market/books", axum::routing::get(books))
         .route("/api/v5/public/instruments", axum::routing::get(instruments))
-        .with_state(market);
+        .with_state(market)
+        .merge(
+            axum::Router::new()
+                .route("/api/v5/market/history-candles", axum::routing::get(history_candles))
+                .with_state(history),
+        );
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "fake venue REST server stopped");
     }

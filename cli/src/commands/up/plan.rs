@@ -34,7 +34,7 @@ fn strings(args: &[&str]) -> Vec<String> {
 
 /// Every stage after the venues: the ingestor (of `exchanges`, or the settings' file), the
 /// transform host per transform, the window workers, both writers, analytics, the alert
-/// engine and notifier, and the API on `api_listen`. Each serves /metrics on its own port.
+/// engine and notifier, k-line reconciliation, and the API on `api_listen`. Each serves /metrics on its own port.
 pub fn stages(exchanges: Option<&Path>, wasm_dir: &Path, api_listen: &str, metrics_base_port: u16) -> Vec<Stage> {
     let mut stages = Vec::new();
     let mut ingest = strings(&["ingest"]);
@@ -57,9 +57,14 @@ pub fn stages(exchanges: Option<&Path>, wasm_dir: &Path, api_listen: &str, metri
         ("analytics", &["analytics", "run"]),
         ("alert-engine", &["alerts", "engine"]),
         ("notifier", &["alerts", "notify"]),
+        ("reconcile", &["reconcile", "run"]),
         ("api", &["api", "serve", "--listen", api_listen]),
     ] {
-        stages.push(Stage { name: name.into(), args: strings(args) });
+        let mut args = strings(args);
+        if let (Some(file), "reconcile") = (exchanges, name) {
+            args.extend(["--exchanges".to_string(), file.display().to_string()]);
+        }
+        stages.push(Stage { name: name.into(), args });
     }
     for (i, stage) in stages.iter_mut().enumerate() {
         let port = metrics_base_port.saturating_add(i as u16);
@@ -141,6 +146,7 @@ mod tests {
                 "analytics",
                 "alert-engine",
                 "notifier",
+                "reconcile",
                 "api"
             ]
         );

@@ -44,6 +44,16 @@ impl Supervisor {
         let mut cmd = Command::new(&self.exe);
         cmd.arg("--config").arg(&self.settings).args(&stage.args).stdin(Stdio::null()).stderr(log);
         cmd.stdout(Stdio::null()).kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's memory. A
+        // stage gets SIGTERM when `up` dies, even by SIGKILL, so none is left running alone.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         Ok(cmd)
     }
 

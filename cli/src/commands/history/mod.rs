@@ -1,0 +1,155 @@
+//! The venues' own history in the pipeline: `tickwatch backfill` (REST k-lines into the
+//! k-line topic) and `tickwatch reconcile` (our 1m bars checked against the venue's, corrected
+//! and flagged, with a completeness report). Both publish to `<prefix>kline.1m`, keyed by
+//! instrument like the window worker, so the ClickHouse and Parquet writers keep them as
+//! they keep the live bars.
+
+pub mod backfill;
+pub mod compare;
+pub mod reconcile;
+pub mod report;
+
+use anyhow::Context;
+use std::path::Path;
+use tickwatch_ingest::history::{HistoryClient, HistoryVenue, VenueBar, MINUTE_MS};
+use tickwatch_model::{wire, AvroRecord, Decimal, InstrumentId, InstrumentKind, Kline, KlineVerification, Notional};
+use tickwatch_runtime::broker::{OwnedRecord, ReliableProducer};
+use tickwatch_runtime::registry_client::RegistryClient;
+use tickwatch_runtime::venues::{load_symbols, Exchanges};
+use tickwatch_runtime::Settings;
+
+/// The version of every bar that carries the venue's word (backfilled, or reconciled):
+/// above any version the window worker gives, the same on every run, so the same range twice
+/// leaves the same rows.
+pub const VENUE_CHECKED_VERSION: i64 = 1_000_000_000;
+
+/// One (venue, instrument) whose history can be read.
+pub struct Series {
+    pub venue: String,
+    pub instrument: String,
+    pub symbol: String,
+    pub kind: InstrumentKind,
+    pub rest_url: String,
+}
+
+impl Series {
+    /// The venue symbol and REST URL of `instrument` on `venue`, from the exchanges file (or
+    /// `rest_url`) and the symbols file.
+    pub fn resolve(
+        settings: &Settings,
+        exchanges: &Path,
+        venue: &str,
+        instrument: &str,
+        rest_url: Option<&str>,
+    ) -> anyhow::Result<Series> {
+        HistoryVenue::from_name(venue)?;
+        let id: InstrumentId = instrument.parse()?;
+        let symbols = load_symbols(&settings.files.symbols)?;
+        let symbol = symbols
+            .aliases
+            .iter()
+            .find(|a| a.venue == venue && a.instrument == instrument)
+            .map(|a| a.symbol.clone())
+            .with_context(|| {
+                format!(
+                    "{} has no {venue} symbol for {instrument}; add it to aliases",
+                    settings.files.symbols.display()
+                )
+            })?;
+        let rest_url = match rest_url {
+            Some(u) => u.to_string(),
+            None => {
+                let ex = Exchanges::load(exchanges)?;
+                let cfg = ex.venues.get(venue).with_context(|| {
+                    format!("{} has no venue {venue}; add it or pass --rest-url", exchanges.display())
+                })?;
+                cfg.rest_url.clone()
+            }
+        };
+        Ok(Series { venue: venue.into(), instrument: instrument.into(), symbol, kind: id.kind, rest_url })
+    }
+
+    pub fn client(&self, rate: Option<f64>) -> HistoryClient {
+        HistoryClient::new(HistoryVenue::from_name(&self.venue).expect("checked at resolve"), &self.rest_url, rate)
+    }
+
+    /// The venue's bar as a k-line of ours: the venue's numbers, verified.
+    pub fn kline_of(&self, bar: &VenueBar, emitted_at_us: i64) -> Kline {
+        let quote = bar.quote_volume.unwrap_or(Decimal::ZERO);
+        let mut notional = Notional::default();
+        notional.add_product(quote, Decimal::from_int(1));
+        let vwap =
+            if bar.volume.is_positive() { notional.divided_by(bar.volume).unwrap_or(bar.close) } else { bar.close };
+        let open_us = bar.open_time_ms * 1000;
+        Kline {
+            venue: self.venue.clone(),
+            instrument: self.instrument.clone(),
+            interval: "1m".into(),
+            open_time_us: open_us,
+            close_time_us: open_us + MINUTE_MS * 1000,
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            volume: bar.volume,
+            quote_volume: quote,
+            vwap,
+            trade_count: bar.trade_count.unwrap_or(0),
+            taker_buy_volume: bar.taker_buy_volume.unwrap_or(Decimal::ZERO),
+            taker_buy_quote_volume: bar.taker_buy_quote_volume.unwrap_or(Decimal::ZERO),
+            first_trade_id: String::new(),
+            last_trade_id: String::new(),
+            version: VENUE_CHECKED_VERSION,
+            verification: KlineVerification::Verified,
+            emitted_at_us,
+        }
+    }
+}
+
+/// Publishes k-lines to `<prefix>kline.1m`, in order, every acknowledgement awaited.
+pub struct KlinePublisher {
+    topic: String,
+    schema_id: u32,
+    producer: ReliableProducer,
+}
+
+impl KlinePublisher {
+    pub async fn new(settings: &Settings, topic_prefix: &str) -> anyhow::Result<KlinePublisher> {
+        let topic = format!("{topic_prefix}kline.1m");
+        let registry = RegistryClient::new(&settings.registry.url);
+        let schema_id = registry
+            .register(&format!("{topic}-value"), Kline::SCHEMA_JSON)
+            .await
+            .with_context(|| format!("registering {topic}-value at {}", settings.registry.url))?;
+        Ok(KlinePublisher { topic, schema_id, producer: ReliableProducer::new(&settings.broker)? })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    pub async fn publish(&self, klines: &[Kline]) -> anyhow::Result<()> {
+        let records = klines
+            .iter()
+            .map(|k| {
+                Ok(OwnedRecord {
+                    topic: self.topic.clone(),
+                    key: Some(k.instrument.as_bytes().to_vec()),
+                    payload: Some(wire::frame(self.schema_id, &k.to_avro()?)),
+                    ..OwnedRecord::default()
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.producer.send_in_order(&records).await?;
+        Ok(())
+    }
+}
+
+pub fn now_us() -> i64 {
+    tickwatch_runtime::produce::now_us()
+}
+
+/// `t` rounded down to its minute.
+pub fn minute_floor(t_ms: i64) -> i64 {
+    t_ms - t_ms.rem_euclid(MINUTE_MS)
+}
