@@ -124,6 +124,14 @@ PROM
     mkdir -p "$TW_STACK_DIR/prometheus-targets"
 }
 
+broker_storage() {
+    case "${TW_BROKER_STORAGE:-memory}" in
+        s3) echo "s3://tansu/" ;;
+        memory) echo "memory://tansu/" ;;
+        *) echo "TW_BROKER_STORAGE must be memory or s3, not ${TW_BROKER_STORAGE}" >&2; exit 2 ;;
+    esac
+}
+
 up() {
     "$REPO_ROOT/scripts/setup.sh"
     mkdir -p "$RUN" "$LOGS" "$TW_STACK_DIR/s3/tansu" "$TW_STACK_DIR/s3/tickwatch" "$TW_STACK_DIR/redis" "$TW_STACK_DIR/prometheus" "$TW_STACK_DIR/noida"
@@ -135,11 +143,15 @@ up() {
 
     start s3 "$S3S_BIN" --host 127.0.0.1 --port "$TW_S3_PORT" \
         --access-key "$TW_S3_ACCESS_KEY" --secret-key "$TW_S3_SECRET_KEY" "$TW_STACK_DIR/s3"
-    # Tansu keeps its log segments in the local S3 server, so topics survive a broker restart.
+    # Tansu keeps its log in memory by default: over the S3 server its every produce and fetch
+    # is an object operation, and a stack that has run the suite a few times (thousands of
+    # test topics) slowed to stalls and lost idempotent producers' sequences under load.
+    # TW_BROKER_STORAGE=s3 keeps the log on the local S3 server (topics survive a broker
+    # restart; `cli/tests/broker_durability.rs` checks that mode on a Tansu of its own).
     start broker env AWS_ENDPOINT="http://127.0.0.1:$TW_S3_PORT" AWS_ALLOW_HTTP=true \
         AWS_ACCESS_KEY_ID="$TW_S3_ACCESS_KEY" AWS_SECRET_ACCESS_KEY="$TW_S3_SECRET_KEY" AWS_DEFAULT_REGION=us-east-1 \
         "$TANSU_BIN" broker --listener-url "tcp://127.0.0.1:$TW_BROKER_PORT" \
-        --advertised-listener-url "tcp://127.0.0.1:$TW_BROKER_PORT" --storage-engine s3://tansu/
+        --advertised-listener-url "tcp://127.0.0.1:$TW_BROKER_PORT" --storage-engine "$(broker_storage)"
     start noida "$NOIDA_BIN" start --only kafka --kafka-port "$TW_NOIDA_PORT" --host 127.0.0.1 --data-dir "$TW_STACK_DIR/noida"
     start clickhouse "$TICKWATCH" chdb-serve --lib "$CHDB_LIB" --path "$TW_STACK_DIR/clickhouse" --http-port "$TW_CLICKHOUSE_PORT"
     # The registry is ours: after a rebuild, restart it so the stack runs the current code.
