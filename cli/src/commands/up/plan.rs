@@ -167,6 +167,12 @@ mod tests {
                 "--output"
             ]
         );
-        assert!(stages[11].args.windows(2).any(|w| w == ["--listen", "127.0.0.1:8080"]));
+        let args_of = |name: &str| &stages.iter().find(|s| s.name == name).unwrap().args;
+        assert!(args_of("api").windows(2).any(|w| w == ["--listen", "127.0.0.1:8080"]));
+        assert_eq!(
+            args_of("reconcile")[..4],
+            ["reconcile", "run", "--exchanges", "x.yaml"],
+            "the offline venues' REST"
+        );
     }
 }
