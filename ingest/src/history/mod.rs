@@ -138,8 +138,7 @@ impl HistoryClient {
     ) -> Result<Vec<VenueBar>, HistoryError> {
         let mut bars: Vec<VenueBar> = Vec::new();
         // Only closed minutes: the current one is still changing.
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = tickwatch_runtime::produce::now_us() / 1000;
         let (mut lo, mut hi) = (from_ms, to_ms.min(now - now % MINUTE_MS));
         while lo < hi {
             let request = match self.venue {

@@ -40,8 +40,7 @@ pub fn classify(venue: HistoryVenue, status: u16, header: &dyn Fn(&str) -> Optio
         HistoryVenue::Bybit if status == 403 => LimitAnswer::Wait(retry_after().unwrap_or(BYBIT_BAN_WAIT)),
         HistoryVenue::Bybit if body.contains(r#""retCode":10006"#) => {
             let reset = header("x-bapi-limit-reset-timestamp").and_then(|s| s.trim().parse::<i64>().ok());
-            let now =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let now = tickwatch_runtime::produce::now_us() / 1000;
             let wait = reset.map_or(1_000, |r| (r - now).clamp(100, 60_000));
             LimitAnswer::Wait(Duration::from_millis(wait as u64))
         }

@@ -3,7 +3,7 @@
 //! version) chunk by chunk. A checkpoint file records how far it got, so an interrupted run
 //! resumes where it stopped; the same range twice publishes the same bars.
 
-use super::{minute_floor, now_us, KlinePublisher, Series};
+use super::{minute_range, now_us, KlinePublisher, Series};
 use clap::Args;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -56,10 +56,7 @@ struct Checkpoint {
 }
 
 pub async fn run(settings: &Settings, args: BackfillArgs) -> anyhow::Result<()> {
-    let (from, to) = (minute_floor(args.from), minute_floor(args.to.unwrap_or_else(|| now_us() / 1000)));
-    if to <= from {
-        anyhow::bail!("--to must be at least a minute after --from");
-    }
+    let (from, to) = minute_range(args.from, args.to)?;
     if args.chunk_minutes < 1 {
         anyhow::bail!("--chunk-minutes must be at least 1");
     }

@@ -145,8 +145,15 @@ impl KlinePublisher {
     }
 }
 
-pub fn now_us() -> i64 {
-    tickwatch_runtime::produce::now_us()
+pub use tickwatch_runtime::produce::now_us;
+
+/// `[from, to)` (to: now when not given), both rounded down to the minute; at least a minute.
+pub fn minute_range(from_ms: i64, to_ms: Option<i64>) -> anyhow::Result<(i64, i64)> {
+    let (from, to) = (minute_floor(from_ms), minute_floor(to_ms.unwrap_or_else(|| now_us() / 1000)));
+    if to <= from {
+        anyhow::bail!("--to must be at least a minute after --from");
+    }
+    Ok((from, to))
 }
 
 /// `t` rounded down to its minute.

@@ -6,7 +6,7 @@
 //! closes, for as long as it runs.
 
 use super::compare::{self, Outcome};
-use super::{minute_floor, now_us, KlinePublisher, Series};
+use super::{minute_floor, minute_range, now_us, KlinePublisher, Series};
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -186,10 +186,7 @@ pub async fn run(settings: &Settings, command: ReconcileCommand) -> anyhow::Resu
 }
 
 async fn once(settings: &Settings, args: OnceArgs) -> anyhow::Result<()> {
-    let (from, to) = (minute_floor(args.from), minute_floor(args.to.unwrap_or_else(|| now_us() / 1000)));
-    if to <= from {
-        anyhow::bail!("--to must be at least a minute after --from");
-    }
+    let (from, to) = minute_range(args.from, args.to)?;
     let exchanges = args.common.exchanges.clone().unwrap_or_else(|| settings.files.exchanges.clone());
     let instruments = if args.instruments.is_empty() {
         let ex = Exchanges::load(&exchanges)?;
