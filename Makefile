@@ -60,5 +60,7 @@ bench: bench-setup transforms ## every benchmark, each beside its baseline from 
 	$(CARGO) bench -p tickwatch-bench --bench windows
 	$(CARGO) bench -p tickwatch-bench --bench clickhouse
 	$(CARGO) bench -p tickwatch-bench --bench api
+	$(CARGO) bench -p tickwatch-bench --bench parquet
+	$(CARGO) bench -p tickwatch --bench e2e
 	$(CARGO) bench -p tickwatch-model
 	$(CARGO) bench -p tickwatch-transform-host

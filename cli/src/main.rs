@@ -89,9 +89,9 @@ enum Command {
     },
     /// The SLO report per venue (latency P95, minute completeness, reconnect recovery P95) from ClickHouse.
     Slo(commands::slo::SloArgs),
-    /// Re-publish a time range of a topic into another (a shadow topic), in order, keys, headers and timestamps kept
+    /// Re-publish a time range of a topic, or of the Parquet history, into another (a shadow topic), in order
     Replay(commands::replay::ReplayArgs),
-    /// A venue's 1m k-lines over a range from its REST history into the k-line topic (rate limits kept, resumable)
+    /// A venue's 1m k-lines (or trades) over a range from its REST history into the pipeline (rate limits kept, resumable)
     Backfill(commands::history::backfill::BackfillArgs),
     /// Our 1m bars against the venue's own: verify, correct and flag them; completeness report
     Reconcile {

@@ -111,7 +111,7 @@ async fn backfill_pages_within_the_limit_resumes_and_publishes_the_same_bars_aga
     let said = text(&out.stdout);
     assert!(
         said.starts_with(&format!(
-            "backfilled 30 bars of okx BTC-USDT [{from}, {to}) into {topic}: 0 minutes without a bar"
+            "backfilled 30 bars (0 minutes without a bar) of okx BTC-USDT [{from}, {to}) into {topic}, "
         )),
         "{said}"
     );

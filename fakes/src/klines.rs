@@ -11,13 +11,19 @@ use tickwatch_model::Decimal;
 
 const MINUTE_MS: i64 = 60_000;
 
+/// A recorded trade: its numbers, and its price and size as the venue wrote them (what the
+/// REST trade history serves back).
 #[derive(Debug, Clone)]
-struct TapeTrade {
-    ms: i64,
-    px: Decimal,
-    qty: Decimal,
+pub struct TapeTrade {
+    pub ms: i64,
+    /// The venue's trade id (Binance's aggregate id, OKX's `tradeId`; 0 where not a number).
+    pub id: i64,
+    pub px: Decimal,
+    pub qty: Decimal,
+    pub px_text: String,
+    pub qty_text: String,
     /// The taker bought.
-    buy: bool,
+    pub buy: bool,
 }
 
 /// Every recorded trade, per venue symbol, in time order.
@@ -64,10 +70,18 @@ impl TradeTape {
 
     /// Record a trade as the venue sent it (decimal strings); one that does not parse is
     /// not a trade the venue could have made and is left out.
-    pub fn push(&mut self, symbol: &str, ms: i64, px: &str, qty: &str, buy: bool) {
-        if let (Ok(px), Ok(qty)) = (px.parse(), qty.parse()) {
-            self.by_symbol.entry(symbol.to_string()).or_default().push(TapeTrade { ms, px, qty, buy });
+    pub fn push(&mut self, symbol: &str, ms: i64, id: i64, (px_text, qty_text): (&str, &str), buy: bool) {
+        if let (Ok(px), Ok(qty)) = (px_text.parse(), qty_text.parse()) {
+            let (px_text, qty_text) = (px_text.to_string(), qty_text.to_string());
+            let t = TapeTrade { ms, id, px, qty, px_text, qty_text, buy };
+            self.by_symbol.entry(symbol.to_string()).or_default().push(t);
         }
+    }
+
+    /// Every trade of `symbol` made by `now_ms`, in time order (what its trade history holds).
+    pub fn trades(&self, symbol: &str, now_ms: i64) -> &[TapeTrade] {
+        let all = self.by_symbol.get(symbol).map_or(&[][..], Vec::as_slice);
+        &all[..all.partition_point(|t| t.ms <= now_ms)]
     }
 
     /// Sort each symbol's trades by time (recordings are in arrival order).
@@ -179,14 +193,15 @@ impl History {
             match venue {
                 "okx" if v["arg"]["channel"] == "trades" => {
                     for t in v["data"].as_array().into_iter().flatten() {
-                        let ms = s(&t["ts"]).parse().unwrap_or(0);
-                        tape.push(&s(&t["instId"]), ms, &s(&t["px"]), &s(&t["sz"]), t["side"] == "buy");
+                        let (ms, id) = (s(&t["ts"]).parse().unwrap_or(0), s(&t["tradeId"]).parse().unwrap_or(0));
+                        tape.push(&s(&t["instId"]), ms, id, (&s(&t["px"]), &s(&t["sz"])), t["side"] == "buy");
                     }
                 }
                 "bybit" if s(&v["topic"]).starts_with("publicTrade.") => {
                     for t in v["data"].as_array().into_iter().flatten() {
                         let ms = t["T"].as_i64().unwrap_or(0);
-                        tape.push(&s(&t["s"]), ms, &s(&t["p"]), &s(&t["v"]), t["S"] == "Buy");
+                        let id = s(&t["i"]).parse().unwrap_or(0);
+                        tape.push(&s(&t["s"]), ms, id, (&s(&t["p"]), &s(&t["v"])), t["S"] == "Buy");
                     }
                 }
                 "binance" | "binance-usdm" => {
@@ -194,7 +209,9 @@ impl History {
                     if d["e"] == "aggTrade" || d["e"] == "trade" {
                         // `m`: the buyer is the maker, so the taker sold.
                         let buy = !d["m"].as_bool().unwrap_or(false);
-                        tape.push(&s(&d["s"]), d["T"].as_i64().unwrap_or(0), &s(&d["p"]), &s(&d["q"]), buy);
+                        let id = d["a"].as_i64().or_else(|| d["t"].as_i64()).unwrap_or(0);
+                        let (ms, text) = (d["T"].as_i64().unwrap_or(0), (s(&d["p"]), s(&d["q"])));
+                        tape.push(&s(&d["s"]), ms, id, (&text.0, &text.1), buy);
                     }
                 }
                 _ => {}
@@ -217,13 +234,16 @@ mod tests {
     #[test]
     fn bars_hold_every_trade_of_closed_minutes_exactly() {
         let mut tape = TradeTape::default();
-        tape.push("X", 60_500, "10.5", "1.25", true);
-        tape.push("X", 61_000, "11", "0.5", false);
-        tape.push("X", 60_100, "10", "2", false);
-        tape.push("X", 125_000, "9", "1", true);
-        tape.push("X", 190_000, "9", "1", true);
-        tape.push("X", 1, "not a price", "1", true);
+        tape.push("X", 60_500, 2, ("10.5", "1.25"), true);
+        tape.push("X", 61_000, 3, ("11", "0.5"), false);
+        tape.push("X", 60_100, 1, ("10", "2"), false);
+        tape.push("X", 125_000, 4, ("9", "1"), true);
+        tape.push("X", 190_000, 5, ("9.000", "1"), true);
+        tape.push("X", 1, 6, ("not a price", "1"), true);
         tape.seal();
+        let made: Vec<_> = tape.trades("X", 125_000).iter().map(|t| t.id).collect();
+        assert_eq!(made, [1, 2, 3, 4], "in time order, none after now");
+        assert_eq!(tape.trades("X", 200_000)[4].px_text, "9.000", "the price as the venue wrote it");
         let bars = tape.bars("X", 0, 1_000_000, 180_000);
         assert_eq!(bars.len(), 2, "the minute at 180 000 has not closed");
         let b = &bars[0];

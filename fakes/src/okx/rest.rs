@@ -1,6 +1,7 @@
-//! `GET /api/v5/market/books` (the fake's current book), `/api/v5/public/instruments`, and
-//! `market/history-candles` (1m bars of the recorded trades, newest first; HTTP 429 with code
-//! 50011 past the request limit).
+//! `GET /api/v5/market/books` (the fake's current book), `/api/v5/public/instruments`,
+//! `market/history-candles` (1m bars of the recorded trades) and `market/history-trades` (the
+//! recorded trades), both newest first and answering HTTP 429 with code 50011 past the
+//! request limit.
 
 use super::Market;
 use crate::klines::{param, History};
@@ -41,10 +42,50 @@ async fn instruments(State(m): State<Arc<Market>>, Query(q): Params) -> Response
     axum::Json(serde_json::json!({"code": "0", "msg": "", "data": data})).into_response()
 }
 
+fn too_many() -> Response {
+    let body = serde_json::json!({"code": "50011", "msg": "Too Many Requests", "data": []});
+    (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+}
+
+/// `history-trades`: older than `after` and newer than `before`, both trade ids (`type` 1,
+/// the default) or times (`type` 2); newest first, at most 100.
+async fn history_trades(State(h): State<Arc<History>>, Query(q): Params) -> Response {
+    if !h.limit.admit() {
+        return too_many();
+    }
+    let inst = q.get("instId").map(String::as_str).unwrap_or_default();
+    if !h.tape.has(inst) {
+        return error("51001", "Instrument ID does not exist");
+    }
+    let by_time = match q.get("type").map_or("1", String::as_str) {
+        "1" => false,
+        "2" => true,
+        _ => return error("51000", "Parameter type error"),
+    };
+    let limit = param(&q, "limit").unwrap_or(100).clamp(1, 100) as usize;
+    let (older_than, newer_than) = (param(&q, "after").unwrap_or(i64::MAX), param(&q, "before").unwrap_or(i64::MIN));
+    let data: Vec<serde_json::Value> = h
+        .tape
+        .trades(inst, crate::now_ms())
+        .iter()
+        .rev()
+        .filter(|t| {
+            let at = if by_time { t.ms } else { t.id };
+            at < older_than && at > newer_than
+        })
+        .take(limit)
+        .map(|t| {
+            let side = if t.buy { "buy" } else { "sell" };
+            serde_json::json!({"instId": inst, "side": side, "sz": t.qty_text, "px": t.px_text, "source": "0",
+                "tradeId": t.id.to_string(), "ts": t.ms.to_string()})
+        })
+        .collect();
+    axum::Json(serde_json::json!({"code": "0", "msg": "", "data": data})).into_response()
+}
+
 async fn history_candles(State(h): State<Arc<History>>, Query(q): Params) -> Response {
     if !h.limit.admit() {
-        let body = serde_json::json!({"code": "50011", "msg": "Too Many Requests", "data": []});
-        return (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        return too_many();
     }
     let inst = q.get("instId").map(String::as_str).unwrap_or_default();
     if q.get("bar").map_or("1m", String::as_str) != "1m" {
@@ -78,6 +119,7 @@ pub async fn serve(listener: tokio::net::TcpListener, market: Arc<Market>, histo
         .merge(
             axum::Router::new()
                 .route("/api/v5/market/history-candles", axum::routing::get(history_candles))
+                .route("/api/v5/market/history-trades", axum::routing::get(history_trades))
                 .with_state(history),
         );
     if let Err(e) = axum::serve(listener, app).await {

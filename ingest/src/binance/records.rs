@@ -9,11 +9,11 @@ use std::borrow::Cow;
 use tickwatch_model::time::millis_to_micros;
 use tickwatch_model::{BookUpdateKind, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade, TakerSide};
 
-/// `<symbol>@aggTrade`.
+/// `<symbol>@aggTrade`, or a row of the REST `aggTrades` answer (which has no symbol).
 #[derive(Debug, Clone, Deserialize)]
-struct AggTrade {
-    #[serde(rename = "s")]
-    symbol: String,
+pub(crate) struct AggTrade {
+    #[serde(rename = "s", default)]
+    pub(crate) symbol: String,
     #[serde(rename = "a")]
     id: i64,
     #[serde(rename = "p")]
@@ -26,6 +26,24 @@ struct AggTrade {
     /// The buyer was the maker: the taker sold.
     #[serde(rename = "m")]
     buyer_is_maker: bool,
+}
+
+impl AggTrade {
+    /// The raw trade: the aggregate trade id is the trade id (the same live and backfilled).
+    pub(crate) fn into_raw(self, source: Source, receive_time_us: i64) -> Result<RawTrade, Frame> {
+        Ok(RawTrade {
+            venue: source.venue.into(),
+            market: source.market.into(),
+            symbol: self.symbol,
+            trade_id: self.id.to_string(),
+            price: dec("p", &self.price)?,
+            size: dec("q", &self.size)?,
+            taker_side: if self.buyer_is_maker { TakerSide::Sell } else { TakerSide::Buy },
+            event_time_us: millis_to_micros(self.time),
+            receive_time_us,
+            sequence: Some(self.id),
+        })
+    }
 }
 
 /// `<symbol>@markPrice` (USD-M).
@@ -192,20 +210,7 @@ pub fn read_general(source: Source, text: &str, receive_ms: i64) -> Frame {
     let event = data.get("e").and_then(|e| e.as_str()).unwrap_or_default();
     let receive_time_us = millis_to_micros(receive_ms);
     let record = match event {
-        "aggTrade" => parse::<AggTrade>(data).and_then(|t| {
-            Ok(RawRecord::Trade(RawTrade {
-                venue: source.venue.into(),
-                market: source.market.into(),
-                symbol: t.symbol,
-                trade_id: t.id.to_string(),
-                price: dec("p", &t.price)?,
-                size: dec("q", &t.size)?,
-                taker_side: if t.buyer_is_maker { TakerSide::Sell } else { TakerSide::Buy },
-                event_time_us: millis_to_micros(t.time),
-                receive_time_us,
-                sequence: Some(t.id),
-            }))
-        }),
+        "aggTrade" => parse::<AggTrade>(data).and_then(|t| t.into_raw(source, receive_time_us).map(RawRecord::Trade)),
         "depthUpdate" => parse::<DepthUpdate>(data).and_then(|u| depth_record(source, &u, receive_ms)),
         "markPriceUpdate" => parse::<MarkPrice>(data).and_then(|m| {
             let opt = |field: &str, v: &Option<String>| v.as_deref().map(|t| dec(field, t)).transpose();

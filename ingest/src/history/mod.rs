@@ -1,11 +1,14 @@
 //! Venue history over REST: 1-minute k-lines of Binance (spot and USD-M), OKX and Bybit,
-//! paginated within each venue's rate limits. Backfill and reconciliation read the venues'
-//! own bars through this; what leaves the folder is a venue-neutral [`VenueBar`].
+//! and trades of Binance and OKX, paginated within each venue's rate limits. Backfill and
+//! reconciliation read the venues' own bars through this; what leaves the folder is a
+//! venue-neutral [`VenueBar`], or the [`RawTrade`](tickwatch_model::RawTrade) the live
+//! ingestor would have published.
 
 mod binance;
 mod bybit;
 mod okx;
 pub mod pacing;
+mod trades;
 
 use pacing::{LimitAnswer, Pacer};
 use std::time::Duration;
@@ -43,6 +46,8 @@ pub enum HistoryError {
     Limited { url: String, tries: u32 },
     #[error("no REST k-lines for venue `{0}`; built: binance, binance-usdm, okx, bybit")]
     UnknownVenue(String),
+    #[error("{0}'s REST API keeps only its latest trades, no trade history; backfill its k-lines (--kind klines)")]
+    NoTradeHistory(&'static str),
 }
 
 /// Which venue API a client speaks.
@@ -72,6 +77,15 @@ impl HistoryVenue {
             HistoryVenue::Binance { .. } => 10.0,
             HistoryVenue::Okx => 8.0,
             HistoryVenue::Bybit => 10.0,
+        }
+    }
+
+    /// Requests per second for trade pages: Binance USD-M's `aggTrades` weighs 20 of its
+    /// 2,400 a minute; the others' trade pages are paced like their k-lines.
+    pub fn default_trade_rate(self) -> f64 {
+        match self {
+            HistoryVenue::Binance { usdm: true } => 1.5,
+            _ => self.default_rate(),
         }
     }
 
@@ -146,7 +160,13 @@ impl HistoryClient {
                 HistoryVenue::Okx => okx::request(symbol, lo, hi),
                 HistoryVenue::Bybit => bybit::request(kind, symbol, lo, hi),
             };
-            let page = self.fetch(&request, kind).await?;
+            let page = self
+                .fetch(&request, |body| match self.venue {
+                    HistoryVenue::Binance { .. } => binance::parse(body),
+                    HistoryVenue::Okx => okx::parse(body, kind),
+                    HistoryVenue::Bybit => bybit::parse(body),
+                })
+                .await?;
             let page: Page = page.into_iter().filter(|b| b.open_time_ms >= lo && b.open_time_ms < hi).collect();
             if page.is_empty() {
                 break;
@@ -167,7 +187,12 @@ impl HistoryClient {
         Ok(bars)
     }
 
-    async fn fetch(&self, request: &PageRequest, kind: InstrumentKind) -> Result<Page, HistoryError> {
+    /// One request, paced, its rate-limit answers waited out, its answer read by `parse`.
+    async fn fetch<T>(
+        &self,
+        request: &PageRequest,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, HistoryError> {
         let url = format!("{}{}", self.rest_url, request.path);
         let mut waits = 0;
         loop {
@@ -198,12 +223,11 @@ impl HistoryClient {
             if !(200..300).contains(&status) {
                 return Err(HistoryError::Status { url, status, body: body.chars().take(300).collect() });
             }
-            let parsed = match self.venue {
-                HistoryVenue::Binance { .. } => binance::parse(&body),
-                HistoryVenue::Okx => okx::parse(&body, kind),
-                HistoryVenue::Bybit => bybit::parse(&body),
-            };
-            return parsed.map_err(|why| HistoryError::Parse { url, why, body: body.chars().take(300).collect() });
+            return parse(&body).map_err(|why| HistoryError::Parse {
+                url,
+                why,
+                body: body.chars().take(300).collect(),
+            });
         }
     }
 }
@@ -212,4 +236,12 @@ impl HistoryClient {
 pub(crate) fn decimal(text: Option<&str>, what: &str) -> Result<Decimal, String> {
     let text = text.ok_or_else(|| format!("{what} missing"))?;
     text.parse().map_err(|e| format!("{what} `{text}`: {e}"))
+}
+
+/// What a venue row that does not read as a trade got wrong.
+pub(crate) fn garbage_detail(frame: crate::frame::Frame) -> String {
+    match frame {
+        crate::frame::Frame::Garbage { detail, .. } => detail,
+        other => format!("{other:?}"),
+    }
 }

@@ -3,9 +3,62 @@
 //! for newer. `vol` is base currency on spot and contracts on derivatives, where `volCcy`
 //! is the base currency; a bar with `confirm` 0 is still open and is left out.
 
-use super::{decimal, Page, PageRequest, VenueBar};
+use super::{decimal, garbage_detail, Page, PageRequest, VenueBar};
+use crate::frame::RawRecord;
+use crate::okx::messages::Trade;
 use serde_json::Value;
-use tickwatch_model::InstrumentKind;
+use tickwatch_model::{InstrumentKind, RawTrade};
+
+/// Trades per page (the venue's maximum).
+pub(super) const TRADE_PAGE: usize = 100;
+
+/// `GET /api/v5/market/history-trades`: trades older than `after`, a time (`type` 2, the
+/// first page) or a trade id (`type` 1, the pages after it); newest first.
+pub(super) fn trades_request(inst_id: &str, older_than: OlderThan) -> PageRequest {
+    let (kind, after) = match older_than {
+        OlderThan::Time(ms) => ("2", ms),
+        OlderThan::TradeId(id) => ("1", id),
+    };
+    PageRequest {
+        path: "/api/v5/market/history-trades",
+        query: vec![
+            ("instId", inst_id.to_string()),
+            ("type", kind.into()),
+            ("after", after.to_string()),
+            ("limit", TRADE_PAGE.to_string()),
+        ],
+    }
+}
+
+pub(super) enum OlderThan {
+    Time(i64),
+    TradeId(i64),
+}
+
+/// A page of `{instId, side, sz, px, tradeId, ts}` as the raw trades the live `trades`
+/// channel gives.
+pub(super) fn parse_trades(body: &str, receive_ms: i64) -> Result<Vec<RawTrade>, String> {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        code: &'a str,
+        #[serde(default)]
+        msg: String,
+        #[serde(borrow, default)]
+        data: Vec<Trade<'a>>,
+    }
+    let answer: Answer = serde_json::from_str(body).map_err(|e| e.to_string())?;
+    if answer.code != "0" {
+        return Err(format!("code {}: {}", answer.code, answer.msg));
+    }
+    answer
+        .data
+        .into_iter()
+        .map(|t| match crate::okx::records::trade(t, receive_ms).map_err(garbage_detail)? {
+            RawRecord::Trade(t) => Ok(t),
+            other => Err(format!("not a trade: {other:?}")),
+        })
+        .collect()
+}
 
 pub(super) fn request(inst_id: &str, from_ms: i64, to_ms: i64) -> PageRequest {
     PageRequest {
@@ -66,5 +119,18 @@ mod tests {
         let swap = super::parse(BODY, InstrumentKind::Perp).unwrap();
         assert_eq!(swap[0].volume.to_string(), "67632347.24399722", "volCcy: base currency on derivatives");
         assert!(super::parse(r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#, InstrumentKind::Spot).is_err());
+    }
+
+    #[test]
+    fn history_trades_read_as_the_live_channel_reads_them() {
+        let body = r#"{"code":"0","msg":"","data":[{"instId":"BTC-USDT-SWAP","side":"sell","sz":"0.00001","px":"29963.2","tradeId":"242720720","ts":"1654161646974","source":"0"}]}"#;
+        let t = &super::parse_trades(body, 5).unwrap()[0];
+        assert_eq!((t.venue.as_str(), t.market.as_str(), t.symbol.as_str()), ("okx", "swap", "BTC-USDT-SWAP"));
+        assert_eq!((t.trade_id.as_str(), t.sequence), ("242720720", Some(242_720_720)));
+        assert_eq!((t.price.to_string(), t.size.to_string()), ("29963.2".into(), "0.00001".into()));
+        assert_eq!((t.event_time_us, t.receive_time_us), (1_654_161_646_974_000, 5_000));
+        assert_eq!(t.taker_side, tickwatch_model::TakerSide::Sell);
+        let limited = super::parse_trades(r#"{"code":"50011","msg":"Too Many Requests","data":[]}"#, 0);
+        assert_eq!(limited.unwrap_err(), "code 50011: Too Many Requests");
     }
 }

@@ -8,7 +8,9 @@ use arrow_array::builder::{Decimal128Builder, Int32Builder, Int64Builder, String
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, OnceLock};
-use tickwatch_model::{AvroRecord, Decimal, InstrumentKind, Kline, ReferencePrice, TakerSide, Trade};
+use tickwatch_model::{
+    AvroRecord, Decimal, InstrumentKind, Kline, KlineVerification, ReferencePrice, TakerSide, Trade,
+};
 
 /// Where a record was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +88,20 @@ impl Columns {
     }
 }
 
-fn kind_name(k: InstrumentKind) -> &'static str {
-    match k {
-        InstrumentKind::Spot => "SPOT",
-        InstrumentKind::Perp => "PERP",
-        InstrumentKind::Future => "FUTURE",
-    }
+/// The names enums are stored under (shared with the reader, [`crate::read`]).
+pub(crate) const KINDS: [(InstrumentKind, &str); 3] =
+    [(InstrumentKind::Spot, "SPOT"), (InstrumentKind::Perp, "PERP"), (InstrumentKind::Future, "FUTURE")];
+pub(crate) const SIDES: [(TakerSide, &str); 3] =
+    [(TakerSide::Unknown, "UNKNOWN"), (TakerSide::Buy, "BUY"), (TakerSide::Sell, "SELL")];
+pub(crate) const VERIFICATIONS: [(KlineVerification, &str); 3] = [
+    (KlineVerification::Unverified, "UNVERIFIED"),
+    (KlineVerification::Verified, "VERIFIED"),
+    (KlineVerification::Suspect, "SUSPECT"),
+];
+
+/// The stored name of an enum value.
+pub(crate) fn name_of<T: PartialEq + Copy>(table: &[(T, &'static str)], value: T) -> &'static str {
+    table.iter().find(|(v, _)| *v == value).map_or("", |(_, n)| n)
 }
 
 impl ColdRecord for Trade {
@@ -134,19 +144,13 @@ impl ColdRecord for Trade {
         c.text(r().map(|t| Some(t.instrument.as_str())));
         c.text(r().map(|t| Some(t.base.as_str())));
         c.text(r().map(|t| Some(t.quote.as_str())));
-        c.text(r().map(|t| Some(kind_name(t.kind))));
+        c.text(r().map(|t| Some(name_of(&KINDS, t.kind))));
         c.time(r().map(|t| t.expiry_us));
         c.text(r().map(|t| Some(t.venue_symbol.as_str())));
         c.text(r().map(|t| Some(t.trade_id.as_str())));
         c.decimal(r().map(|t| Some(t.price)))?;
         c.decimal(r().map(|t| Some(t.size)))?;
-        c.text(r().map(|t| {
-            Some(match t.taker_side {
-                TakerSide::Unknown => "UNKNOWN",
-                TakerSide::Buy => "BUY",
-                TakerSide::Sell => "SELL",
-            })
-        }));
+        c.text(r().map(|t| Some(name_of(&SIDES, t.taker_side))));
         c.time(r().map(|t| Some(t.event_time_us)));
         c.time(r().map(|t| Some(t.receive_time_us)));
         c.int(r().map(|t| Some(t.source_lag_ms)));
@@ -209,13 +213,7 @@ impl ColdRecord for Kline {
         c.text(r().map(|k| Some(k.first_trade_id.as_str())));
         c.text(r().map(|k| Some(k.last_trade_id.as_str())));
         c.int(r().map(|k| Some(k.version)));
-        c.text(r().map(|k| {
-            Some(match k.verification {
-                tickwatch_model::KlineVerification::Unverified => "UNVERIFIED",
-                tickwatch_model::KlineVerification::Verified => "VERIFIED",
-                tickwatch_model::KlineVerification::Suspect => "SUSPECT",
-            })
-        }));
+        c.text(r().map(|k| Some(name_of(&VERIFICATIONS, k.verification))));
         c.time(r().map(|k| Some(k.emitted_at_us)));
         c.source(topic, records, Self::arrow_schema())
     }

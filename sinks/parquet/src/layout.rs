@@ -83,7 +83,7 @@ pub fn parse_name(file: &str) -> Option<StoredName> {
 
 /// Venue and instrument names as key segments: anything but letters, digits, `.`, `_`, `-`
 /// is percent-encoded (`/` and `=` would break the Hive-style layout).
-fn path_safe(s: &str) -> String {
+pub fn path_safe(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {

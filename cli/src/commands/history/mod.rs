@@ -1,5 +1,5 @@
 //! The venues' own history in the pipeline: `tickwatch backfill` (REST k-lines into the
-//! k-line topic) and `tickwatch reconcile` (our 1m bars checked against the venue's, corrected
+//! k-line topic, or trades into the raw trade topic the transforms normalize) and `tickwatch reconcile` (our 1m bars checked against the venue's, corrected
 //! and flagged, with a completeness report). Both publish to `<prefix>kline.1m`, keyed by
 //! instrument like the window worker, so the ClickHouse and Parquet writers keep them as
 //! they keep the live bars.
@@ -11,8 +11,12 @@ pub mod report;
 
 use anyhow::Context;
 use std::path::Path;
+use tickwatch_ingest::frame::RawRecord;
 use tickwatch_ingest::history::{HistoryClient, HistoryVenue, VenueBar, MINUTE_MS};
-use tickwatch_model::{wire, AvroRecord, Decimal, InstrumentId, InstrumentKind, Kline, KlineVerification, Notional};
+use tickwatch_ingest::publish::DEDUP_HEADER;
+use tickwatch_model::{
+    wire, AvroRecord, Decimal, InstrumentId, InstrumentKind, Kline, KlineVerification, Notional, RawTrade,
+};
 use tickwatch_runtime::broker::{OwnedRecord, ReliableProducer};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::venues::{load_symbols, Exchanges};
@@ -106,36 +110,82 @@ impl Series {
     }
 }
 
-/// Publishes k-lines to `<prefix>kline.1m`, in order, every acknowledgement awaited.
-pub struct KlinePublisher {
+/// What the history commands publish: where it goes, its key, and its time on the broker.
+pub trait Published: AvroRecord {
+    /// The topic (after the prefix).
+    const TOPIC: &'static str;
+    fn key(&self) -> &str;
+    /// The record's broker time (ms; `None`: when it is sent).
+    fn timestamp_ms(&self) -> Option<i64> {
+        None
+    }
+    fn headers(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        Vec::new()
+    }
+}
+
+/// Bars keyed by instrument, like the window worker's.
+impl Published for Kline {
+    const TOPIC: &'static str = "kline.1m";
+    fn key(&self) -> &str {
+        &self.instrument
+    }
+}
+
+/// Trades keyed by venue symbol with the live ingestor's `dedup_key` header. Their broker
+/// time is the trade's own, so the transform's timestamp window judges a backfilled trade
+/// as it judged the live one, not as days late.
+impl Published for RawTrade {
+    const TOPIC: &'static str = tickwatch_ingest::publish::TRADES;
+    fn key(&self) -> &str {
+        &self.symbol
+    }
+    fn timestamp_ms(&self) -> Option<i64> {
+        Some(self.event_time_us.div_euclid(1000))
+    }
+    fn headers(&self) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        let dedup = RawRecord::Trade(self.clone()).dedup_key();
+        vec![(DEDUP_HEADER.as_bytes().to_vec(), Some(dedup.into_bytes()))]
+    }
+}
+
+/// Publishes records to `<prefix><T::TOPIC>`, in order, every acknowledgement awaited.
+pub struct Publisher<T> {
     topic: String,
     schema_id: u32,
     producer: ReliableProducer,
+    published: std::marker::PhantomData<T>,
 }
 
-impl KlinePublisher {
-    pub async fn new(settings: &Settings, topic_prefix: &str) -> anyhow::Result<KlinePublisher> {
-        let topic = format!("{topic_prefix}kline.1m");
+/// The k-line publisher of backfill and reconciliation.
+pub type KlinePublisher = Publisher<Kline>;
+
+impl<T: Published> Publisher<T> {
+    pub async fn new(settings: &Settings, topic_prefix: &str) -> anyhow::Result<Publisher<T>> {
+        let topic = format!("{topic_prefix}{}", T::TOPIC);
         let registry = RegistryClient::new(&settings.registry.url);
         let schema_id = registry
-            .register(&format!("{topic}-value"), Kline::SCHEMA_JSON)
+            .register(&format!("{topic}-value"), T::SCHEMA_JSON)
             .await
             .with_context(|| format!("registering {topic}-value at {}", settings.registry.url))?;
-        Ok(KlinePublisher { topic, schema_id, producer: ReliableProducer::new(&settings.broker)? })
+        let producer = ReliableProducer::new(&settings.broker)?;
+        Ok(Publisher { topic, schema_id, producer, published: std::marker::PhantomData })
     }
 
     pub fn topic(&self) -> &str {
         &self.topic
     }
 
-    pub async fn publish(&self, klines: &[Kline]) -> anyhow::Result<()> {
-        let records = klines
+    pub async fn publish(&self, records: &[T]) -> anyhow::Result<()> {
+        let records = records
             .iter()
-            .map(|k| {
+            .map(|r| {
                 Ok(OwnedRecord {
                     topic: self.topic.clone(),
-                    key: Some(k.instrument.as_bytes().to_vec()),
-                    payload: Some(wire::frame(self.schema_id, &k.to_avro()?)),
+                    key: Some(r.key().as_bytes().to_vec()),
+                    payload: Some(wire::frame(self.schema_id, &r.to_avro()?)),
+                    headers: r.headers(),
+                    timestamp_ms: r.timestamp_ms(),
                     ..OwnedRecord::default()
                 })
             })
