@@ -1,5 +1,5 @@
 //! End to end through the local stack: the fake Binance plays a synthetic market of trades
-//! at a fixed rate (messages a second), and the ingestor, the `tw-trades.wasm` transform in
+//! at a fixed rate (messages a second, over as many instruments as it takes), and the ingestor, the `tw-trades.wasm` transform in
 //! the transform host and the ClickHouse writer carry it to the `trades` table. For each
 //! rate: the rate reached, the latency from frame receipt (`receive_time`) to the row in
 //! ClickHouse (`inserted_at`) at P50/P95/P99 over every row, and each stage's CPU (share of
@@ -19,8 +19,9 @@ use tickwatch_testkit::servers::settings_with_clickhouse;
 use tickwatch_testkit::{repo_root, stack, unique, ChildGuard};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
-/// Binance symbols the symbol map knows, so the transform takes their trades.
-const SYMBOLS: [&str; 6] = ["BTCUSDT", "ETHUSDT", "NKNUSDT", "LRCBTC", "BLZETH", "RUNEEUR"];
+/// Trades a second of one synthetic instrument at most (its market steps a millisecond at a
+/// time); a rate takes as many instruments as it needs at 800 a second each.
+const PER_INSTRUMENT: f64 = 800.0;
 const TOPICS: [&str; 7] =
     ["raw.trades", "raw.depth", "raw.reference", "dq.minute", "signals", "trades", "raw.trades.quarantine"];
 
@@ -69,28 +70,41 @@ async fn run(rate: u64, seconds: u64, wasm: &Path) -> Outcome {
         .collect();
     broker::create_topics(&s.broker(), &specs).await.expect("topics");
     let p = format!("{prefix}.");
-    let per_symbol = rate as f64 / SYMBOLS.len() as f64;
+    let n = ((rate as f64 / PER_INSTRUMENT).ceil() as usize).max(4);
+    let per_instrument = rate as f64 / n as f64;
+    // The instruments SYN0USDT.. as the ingestor (its symbols file) and the transform
+    // (TW_SYMBOLS) know them.
+    let aliases: Vec<String> = (0..n)
+        .map(|i| format!("{{venue: binance, symbol: SYN{i}USDT, instrument: SYN{i}-USDT, price_precision: 2, size_precision: 3}}"))
+        .collect();
+    let symbols_yaml = format!("aliases: [{}]", aliases.join(", "));
+    let symbols = std::env::temp_dir().join(format!("{prefix}-symbols.yaml"));
+    std::fs::write(&symbols, &symbols_yaml).expect("symbols file");
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    let text = text.replace(&s.settings.files.symbols.display().to_string(), &symbols.display().to_string());
+    std::fs::write(&settings, text).expect("settings");
 
     let (fake, ws, rest) = fake_venue(&[
         "--synthetic-seed",
         "7",
-        "--synthetic-symbols",
-        &SYMBOLS.join(","),
+        "--synthetic-instruments",
+        &n.to_string(),
         "--synthetic-from-now",
         "--synthetic-seconds",
         &seconds.to_string(),
         "--synthetic-trades",
-        &per_symbol.to_string(),
+        &per_instrument.to_string(),
         "--synthetic-depth",
         "0",
     ]);
     let exchanges = std::env::temp_dir().join(format!("{prefix}-exchanges.yaml"));
-    let instruments = "BTC-USDT, ETH-USDT, NKN-USDT, LRC-BTC, BLZ-ETH, RUNE-EUR";
+    let instruments: Vec<String> = (0..n).map(|i| format!("SYN{i}-USDT")).collect();
+    let instruments = instruments.join(", ");
     std::fs::write(
         &exchanges,
         format!(
             "venues:\n  binance:\n    ws_url: {ws}\n    rest_url: {rest}\n    channels: [trades]\n    \
-             instruments: [{instruments}]\n    max_streams_per_connection: 200\n    subscribe_per_second: 10\n    \
+             instruments: [{instruments}]\n    snapshot_depth: 100\n    snapshot_check_period: 5m\n    max_streams_per_connection: 200\n    subscribe_per_second: 10\n    \
              reconnect: {{initial_backoff: 50ms, max_backoff: 500ms, jitter: 0.2}}\n    rotate_after: 23h\n    \
              stall_after: 10m\n"
         ),
@@ -103,17 +117,14 @@ async fn run(rate: u64, seconds: u64, wasm: &Path) -> Outcome {
         &settings,
         &prefix,
         "writer",
-        &format!("sink clickhouse --sinks {} --topic-prefix {p} --group {p}w {m}", sinks.display()),
+        &words(&format!("sink clickhouse --sinks {} --topic-prefix {p} --group {p}w {m}", sinks.display())),
     );
-    let host = spawn(
-        &settings,
-        &prefix,
-        "transform",
-        &format!(
-            "transform run --wasm {} --input {p}raw.trades --output {p}trades --output {p}raw.trades.quarantine --group {p}t {m}",
-            wasm.display()
-        ),
-    );
+    let mut host_args = words(&format!(
+        "transform run --wasm {} --input {p}raw.trades --output {p}trades --output {p}raw.trades.quarantine --group {p}t {m}",
+        wasm.display()
+    ));
+    host_args.extend(["--env".to_string(), format!("TW_SYMBOLS={symbols_yaml}")]);
+    let host = spawn(&settings, &prefix, "transform", &host_args);
     // Let the consumers join before the market opens with the first subscription.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let started = Instant::now();
@@ -121,7 +132,7 @@ async fn run(rate: u64, seconds: u64, wasm: &Path) -> Outcome {
         &settings,
         &prefix,
         "ingest",
-        &format!("ingest --venue binance --exchanges {} --topic-prefix {p} {m}", exchanges.display()),
+        &words(&format!("ingest --venue binance --exchanges {} --topic-prefix {p} {m}", exchanges.display())),
     );
     let procs = [&ingest, &host, &writer];
     let cpu_before: Vec<f64> = procs.iter().map(|c| cpu_seconds(c.0.id())).collect();
@@ -144,6 +155,7 @@ async fn run(rate: u64, seconds: u64, wasm: &Path) -> Outcome {
             break;
         }
     }
+    assert!(last > 0, "no trade reached ClickHouse; the stages' logs are in target/bench-logs/{prefix}-*.log");
     let wall = started.elapsed().as_secs_f64();
     let stages: Vec<String> = procs
         .iter()
@@ -184,7 +196,7 @@ async fn scalar(ch: &ClickHouse, sql: &str) -> f64 {
 fn fake_venue(synthetic: &[&str]) -> (ChildGuard, String, String) {
     use std::io::{BufRead, BufReader};
     let mut child: Child = Command::new(BIN)
-        .args(["fake-venue", "--venue", "binance", "--speed", "1"])
+        .args(["fake-venue", "--venue", "binance"])
         .args(synthetic)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -197,14 +209,18 @@ fn fake_venue(synthetic: &[&str]) -> (ChildGuard, String, String) {
     (ChildGuard(child), ws, rest)
 }
 
-fn spawn(settings: &Path, prefix: &str, name: &str, line: &str) -> ChildGuard {
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
+fn spawn(settings: &Path, prefix: &str, name: &str, args: &[String]) -> ChildGuard {
     let dir: PathBuf = repo_root().join("target/bench-logs");
     std::fs::create_dir_all(&dir).expect("log folder");
     let log = std::fs::File::create(dir.join(format!("{prefix}-{name}.log"))).expect("log file");
     let child = Command::new(BIN)
         .arg("--config")
         .arg(settings)
-        .args(line.split_whitespace())
+        .args(args)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
