@@ -1,10 +1,11 @@
 //! End to end through the local stack: the fake Binance plays a synthetic market of trades
-//! at a fixed rate (messages a second, over as many instruments as it takes), and the ingestor, the `tw-trades.wasm` transform in
-//! the transform host and the ClickHouse writer carry it to the `trades` table. For each
-//! rate: the rate reached, the latency from frame receipt (`receive_time`) to the row in
-//! ClickHouse (`inserted_at`) at P50/P95/P99 over every row, and each stage's CPU (share of
-//! one core over the run) and peak memory. A rate the pipeline cannot carry shows as a rate
-//! reached below the rate asked and a growing latency: where the limit is.
+//! at a fixed rate (messages a second, over as many instruments as it takes), and the
+//! ingestor, the `tw-trades.wasm` transform in the transform host and the ClickHouse writer
+//! carry it to the `trades` table. For each rate: the rate reached, the latency from frame
+//! receipt (`receive_time`) to the row in ClickHouse (`inserted_at`) at P50/P95/P99 over
+//! every row, and each stage's CPU (share of one core over the run) and peak memory. A rate
+//! the pipeline cannot carry shows as a rate reached below the rate asked and a growing
+//! latency: where the limit is.
 //! `make transforms && cargo bench -p tickwatch --bench e2e` (brings the local stack up);
 //! `TW_E2E_RATES=1000,50000,600000` and `TW_E2E_SECONDS=20` (the last rate is a burst of a
 //! quarter of the time) choose the runs.

@@ -1,8 +1,8 @@
 //! The venues' own history in the pipeline: `tickwatch backfill` (REST k-lines into the
-//! k-line topic, or trades into the raw trade topic the transforms normalize) and `tickwatch reconcile` (our 1m bars checked against the venue's, corrected
-//! and flagged, with a completeness report). Both publish to `<prefix>kline.1m`, keyed by
-//! instrument like the window worker, so the ClickHouse and Parquet writers keep them as
-//! they keep the live bars.
+//! k-line topic, or trades into the raw trade topic the transforms normalize) and `tickwatch
+//! reconcile` (our 1m bars checked against the venue's, corrected and flagged, with a
+//! completeness report). Bars go to `<prefix>kline.1m`, keyed by instrument like the window
+//! worker's, so the ClickHouse and Parquet writers keep them as they keep the live bars.
 
 pub mod backfill;
 pub mod compare;
