@@ -120,10 +120,17 @@ fn bars(prefix: &str, quiet: Duration) -> BTreeMap<(String, String, i64), Kline>
     seen
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replayed_range_is_exactly_its_records_and_rebuilds_the_live_bars() {
-    let b = stack().broker();
-    let prefix = unique("rpl");
+/// A live and a shadow topic prefix: the trade input (two partitions, its schema
+/// registered) and each side's k-line and quarantine topics; and the window worker's config.
+struct Setup {
+    live: String,
+    shadow: String,
+    input: String,
+    id: u32,
+    cfg: std::path::PathBuf,
+}
+
+async fn setup(prefix: &str) -> Setup {
     let (live, shadow) = (format!("{prefix}."), format!("{prefix}.shadow."));
     let mut specs = Vec::new();
     for p in [&live, &shadow] {
@@ -133,7 +140,7 @@ async fn a_replayed_range_is_exactly_its_records_and_rebuilds_the_live_bars() {
     }
     let input = format!("{live}trades");
     specs.push(TopicSpec { name: input.clone(), partitions: 2, replication: 1, configs: vec![] });
-    broker::create_topics(&b, &specs).await.unwrap();
+    broker::create_topics(&stack().broker(), &specs).await.unwrap();
     let registry = RegistryClient::new(&stack().settings.registry.url);
     let id = registry.register(&format!("{input}-value"), Trade::SCHEMA_JSON).await.unwrap();
     let cfg = std::env::temp_dir().join(format!("{prefix}-windows.yaml"));
@@ -142,6 +149,14 @@ async fn a_replayed_range_is_exactly_its_records_and_rebuilds_the_live_bars() {
         "intervals: [1s, 5s]\nallowed_lateness_ms: 2000\ncorrection_horizon_ms: 10000\nidle_after_ms: 1000\n",
     )
     .unwrap();
+    Setup { live, shadow, input, id, cfg }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_range_is_exactly_its_records_and_rebuilds_the_live_bars() {
+    let b = stack().broker();
+    let prefix = unique("rpl");
+    let Setup { live, shadow, input, id, cfg } = setup(&prefix).await;
     let _live_worker = windows(&live, &cfg, "live");
 
     // Three rounds a second apart, each instrument on its own partition; the middle round's
@@ -227,26 +242,7 @@ async fn the_parquet_history_replays_its_records_byte_for_byte_and_rebuilds_the_
     let s = stack();
     let b = s.broker();
     let prefix = unique("rpq");
-    let (live, shadow) = (format!("{prefix}."), format!("{prefix}.shadow."));
-    let mut specs = Vec::new();
-    for p in [&live, &shadow] {
-        let mut names = vec![format!("{p}trades.quarantine")];
-        names.extend(INTERVALS.iter().map(|i| format!("{p}kline.{i}")));
-        specs.extend(names.into_iter().map(|name| TopicSpec { name, partitions: 1, replication: 1, configs: vec![] }));
-    }
-    let input = format!("{live}trades");
-    specs.push(TopicSpec { name: input.clone(), partitions: 2, replication: 1, configs: vec![] });
-    broker::create_topics(&b, &specs).await.unwrap();
-    let id = RegistryClient::new(&s.settings.registry.url)
-        .register(&format!("{input}-value"), Trade::SCHEMA_JSON)
-        .await
-        .unwrap();
-    let cfg = std::env::temp_dir().join(format!("{prefix}-windows.yaml"));
-    std::fs::write(
-        &cfg,
-        "intervals: [1s, 5s]\nallowed_lateness_ms: 2000\ncorrection_horizon_ms: 10000\nidle_after_ms: 1000\n",
-    )
-    .unwrap();
+    let Setup { live, shadow, input, id, cfg } = setup(&prefix).await;
     let _live_worker = windows(&live, &cfg, "live");
 
     // 600 trades, each instrument on its own partition, kept by the Parquet writer.

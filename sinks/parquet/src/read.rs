@@ -23,6 +23,11 @@ pub enum ReadError {
 /// A stored row with where it was read from: its source topic, partition and offset.
 pub type StoredRow<T> = (String, Source, T);
 
+/// The value of a required column, which must not be null.
+fn required<T>(value: Option<T>, column: &'static str, row: usize) -> Result<T, ReadError> {
+    value.ok_or(ReadError::Value { column, row, why: "null".into() })
+}
+
 /// A record type whose files can be read back.
 pub trait FromCold: ColdRecord {
     fn from_row(c: &Row<'_>, row: usize) -> Result<Self, ReadError>;
@@ -76,7 +81,7 @@ impl Row<'_> {
     }
 
     pub fn decimal(&self, name: &'static str, r: usize) -> Result<Decimal, ReadError> {
-        self.decimal_opt(name, r)?.ok_or(ReadError::Value { column: name, row: r, why: "null".into() })
+        required(self.decimal_opt(name, r)?, name, r)
     }
 
     pub fn time_opt(&self, name: &'static str, r: usize) -> Result<Option<i64>, ReadError> {
@@ -85,7 +90,7 @@ impl Row<'_> {
     }
 
     pub fn time(&self, name: &'static str, r: usize) -> Result<i64, ReadError> {
-        self.time_opt(name, r)?.ok_or(ReadError::Value { column: name, row: r, why: "null".into() })
+        required(self.time_opt(name, r)?, name, r)
     }
 
     pub fn int_opt(&self, name: &'static str, r: usize) -> Result<Option<i64>, ReadError> {
@@ -94,7 +99,7 @@ impl Row<'_> {
     }
 
     pub fn int(&self, name: &'static str, r: usize) -> Result<i64, ReadError> {
-        self.int_opt(name, r)?.ok_or(ReadError::Value { column: name, row: r, why: "null".into() })
+        required(self.int_opt(name, r)?, name, r)
     }
 
     /// An enum stored by name.
