@@ -95,4 +95,13 @@ if [ -f "$DASHBOARD_DIR/package-lock.json" ] && [ ! -f "$DASHBOARD_DIR/node_modu
     (cd "$DASHBOARD_DIR" && npm ci --no-audit --no-fund --silent)
 fi
 
+# A real local EVM node for the DEX tests: Ganache and the compiled Uniswap V2 contracts
+# (npm, pinned by fakes/evm-node's package-lock.json).
+EVM_NODE_DIR="$REPO_ROOT/fakes/evm-node"
+if [ ! -f "$EVM_NODE_DIR/node_modules/@uniswap/v2-core/build/UniswapV2Pair.json" ] \
+    || [ ! -x "$EVM_NODE_DIR/node_modules/.bin/ganache" ]; then
+    log "npm: installing Ganache and the Uniswap V2 contracts (fakes/evm-node, ~180 MB)"
+    (cd "$EVM_NODE_DIR" && npm ci --no-audit --no-fund --silent)
+fi
+
 log "setup complete (cache: $TW_CACHE_DIR)"

@@ -119,7 +119,7 @@ impl App {
 /// Every route. `/healthz`, `/openapi.json` and the dashboard's files are open; `/api/v1/*`
 /// passes the key check and the rate limit first.
 pub fn router(app: Arc<App>) -> Router {
-    use routes::{alerts, market, meta, quality, signals};
+    use routes::{alerts, dex, market, meta, quality, signals};
     let api = Router::new()
         .route("/instruments", get(market::instruments))
         .route("/latest", get(market::latest))
@@ -129,6 +129,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/spreads", get(signals::spreads))
         .route("/divergence", get(signals::divergence))
         .route("/smooth", get(signals::smooth))
+        .route("/dex/swaps", get(dex::swaps))
         .route("/alerts", get(alerts::list))
         .route("/silences", get(alerts::silences).post(alerts::add_silence))
         .route("/silences/{id}", delete(alerts::delete_silence))

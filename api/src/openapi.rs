@@ -85,6 +85,21 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/dex/swaps",
+        summary: "DEX swaps ascending by block time (default: the last hour), each at its latest version: confirmed \
+            ones (layer=final) or pending and confirmed ones (layer=mixed); retracted swaps never.",
+        params: &[
+            ("pool", "string", false, "Pool address, 0x + 40 hex digits (any case)."),
+            ("instrument", "string", false, "Canonical pair of the pool, e.g. WETH-USDC."),
+            ("layer", "string", false, "final (default: confirmed swaps) or mixed (pending and confirmed)."),
+            FROM,
+            TO,
+            LIMIT,
+            CURSOR,
+        ],
+    },
+    Route {
+        method: "get",
         path: "/api/v1/alerts",
         summary: "Alerts: firing now (state=active, memory) or history (state=all, newest first).",
         params: &[

@@ -13,7 +13,7 @@ use tickwatch_bench::{per_second, synthetic_trades};
 use tickwatch_model::{wire, AvroRecord, Trade};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_sink_parquet::columns::Source;
-use tickwatch_sink_parquet::files::{encode, files_for};
+use tickwatch_sink_parquet::files::{encode, files_for, Decoded};
 use tickwatch_sink_parquet::layout::FileKey;
 use tickwatch_sink_parquet::store::Bucket;
 use tickwatch_sink_parquet::Dataset;
@@ -52,7 +52,8 @@ fn main() {
         let mut files = files_for(Dataset::Trades);
         for (offset, payload) in framed.iter().enumerate() {
             let source = Source { partition: 0, offset: offset as i64 };
-            let (key, _) = files.decode(TOPIC, source, payload, &registry, rt.handle()).expect("a trade");
+            let decoded = files.decode(TOPIC, source, payload, &registry, rt.handle()).expect("a trade");
+            let Decoded::Held(key, _) = decoded else { panic!("a trade is never withheld") };
             files.keep(key);
         }
         let keys: Vec<FileKey> = files.open().into_iter().map(|(k, _, _)| k.clone()).collect();

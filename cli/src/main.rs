@@ -55,6 +55,11 @@ enum Command {
     Check,
     /// Connect to the venues of config/exchanges.yaml and publish raw records.
     Ingest(commands::ingest::IngestArgs),
+    /// DEX pools on EVM chains: follow a chain (reorgs included), backfill blocks, a fake node.
+    Evm {
+        #[command(subcommand)]
+        action: commands::evm::EvmAction,
+    },
     /// Serve a fake venue (its real WebSocket and REST protocols) over a real recording.
     FakeVenue(commands::fake_venue::FakeVenueArgs),
     /// Order books: replay a recorded depth stream through a venue's sync rules.
@@ -167,6 +172,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::ingest::run(&settings, args).await
         }
         Command::FakeVenue(args) => commands::fake_venue::run(args).await,
+        Command::Evm { action } => {
+            let settings = load_settings(&cli.config)?;
+            commands::evm::run(&settings, action).await
+        }
         Command::Windows { action } => {
             let settings = load_settings(&cli.config)?;
             commands::windows::run(&settings, action).await

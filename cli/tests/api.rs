@@ -670,6 +670,8 @@ async fn every_documented_route_answers_and_takes_its_documented_parameters() {
         "rule" => "x",
         "severity" => "P1",
         "channel" => "trades",
+        "pool" => "0x88e6A0c2dDD26FEEb64F039a2c41296FcB3f5640",
+        "layer" => "mixed",
         "cursor" => "5b302c22225d", // [0,""]
         _ => "x",
     };

@@ -12,7 +12,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tickwatch_fakes::synthetic::{Event, Synthetic};
 use tickwatch_model::{wire, AvroRecord, Decimal, RawTrade, TakerSide};
@@ -137,15 +137,6 @@ fn said_by(raw: &[(RawTrade, String, String, i64)], venue: &str, symbol: &str) -
     out
 }
 
-fn spawn(settings: &std::path::Path, prefix: &str, name: &str, args: &[String]) -> ChildGuard {
-    let dir = repo_root().join("target/test-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = std::fs::File::create(dir.join(format!("{prefix}-{name}.log"))).unwrap();
-    let child =
-        Command::new(BIN).arg("--config").arg(settings).args(args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
-    ChildGuard(child)
-}
-
 fn words(line: &str) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
 }
@@ -226,7 +217,7 @@ async fn binance_trades_page_by_window_and_by_id_and_reach_clickhouse_once() {
     let wasm = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
     assert!(wasm.exists(), "{} is missing: run `make transforms` first", wasm.display());
     let p = format!("{prefix}.");
-    let _host = spawn(
+    let _host = common::spawn(
         &settings,
         &prefix,
         "host",
@@ -238,7 +229,7 @@ async fn binance_trades_page_by_window_and_by_id_and_reach_clickhouse_once() {
     );
     let sinks_cfg = std::env::temp_dir().join(format!("{prefix}-sinks.yaml"));
     std::fs::write(&sinks_cfg, "clickhouse: {topics: [trades], batch_ms: 200}\n").unwrap();
-    let _sink = spawn(
+    let _sink = common::spawn(
         &settings,
         &prefix,
         "sink",

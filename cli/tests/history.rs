@@ -11,7 +11,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 use tickwatch_fakes::synthetic::{Event, Synthetic, START_MS};
 use tickwatch_model::{wire, AvroRecord, Decimal, Kline, KlineVerification, TakerSide, Trade};
@@ -21,7 +21,7 @@ use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::Settings;
 use tickwatch_testkit::market::okx_spot_trade;
 use tickwatch_testkit::servers::settings_with_clickhouse;
-use tickwatch_testkit::{repo_root, stack, unique, ChildGuard};
+use tickwatch_testkit::{stack, unique, ChildGuard};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
 const MINUTE: i64 = 60_000;
@@ -174,15 +174,6 @@ async fn backfill_pages_within_the_limit_resumes_and_publishes_the_same_bars_aga
     assert!(!out.status.success() && text(&out.stderr).contains("pass another --checkpoint"), "{}", text(&out.stderr));
 }
 
-fn spawn(settings: &std::path::Path, prefix: &str, name: &str, args: &[&str]) -> ChildGuard {
-    let dir = repo_root().join("target/test-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = std::fs::File::create(dir.join(format!("{prefix}-{name}.log"))).unwrap();
-    let child =
-        Command::new(BIN).arg("--config").arg(settings).args(args).stdout(Stdio::null()).stderr(log).spawn().unwrap();
-    ChildGuard(child)
-}
-
 /// Our 1m bars of okx BTC-USDT in ClickHouse (FINAL), by open time (ms).
 async fn our_bars(ch: &ClickHouse) -> BTreeMap<i64, (Ohlcv, String)> {
     let rows = ch
@@ -272,7 +263,7 @@ async fn reconciliation_turns_a_session_with_gaps_into_verified_minutes() {
     )
     .unwrap();
     std::fs::write(&sinks_cfg, "clickhouse: {topics: [kline.1m], batch_ms: 200}\n").unwrap();
-    let _windows = spawn(
+    let _windows = common::spawn(
         &settings,
         &prefix,
         "windows",
@@ -287,7 +278,7 @@ async fn reconciliation_turns_a_session_with_gaps_into_verified_minutes() {
             &format!("{p}windows"),
         ],
     );
-    let _sink = spawn(
+    let _sink = common::spawn(
         &settings,
         &prefix,
         "sink",

@@ -63,6 +63,8 @@ async fn migrate_creates_every_table_once() {
         "book_tops",
         "data_quality_minute",
         "dex_swaps",
+        "dex_swaps_final",
+        "dex_swaps_mixed",
         "klines",
         "quarantine",
         "reference_prices",
@@ -116,7 +118,7 @@ async fn the_hot_tables_keep_the_configured_days() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("trades keeps 3 days") && stdout.contains("book_tops keeps 3 days"), "{stdout}");
     let ch = clickhouse(&db);
-    for table in ["trades", "reference_prices", "book_tops"] {
+    for table in ["trades", "reference_prices", "book_tops", "dex_swaps"] {
         let rows = ch.query_rows(&format!("SHOW CREATE TABLE {table}")).await.unwrap();
         let ddl = rows[0]["statement"].as_str().unwrap();
         assert!(ddl.contains("toIntervalDay(3)"), "{table}: {ddl}");

@@ -5,6 +5,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod evm;
 pub mod faults;
 pub mod klines;
 pub mod okx;

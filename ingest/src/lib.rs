@@ -5,6 +5,7 @@
 pub mod binance;
 pub mod book;
 pub mod bybit;
+pub mod evm;
 pub mod frame;
 pub mod history;
 pub mod metrics;

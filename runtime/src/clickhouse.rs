@@ -150,8 +150,12 @@ impl ClickHouse {
 }
 
 /// The raw tables and the time column their TTL counts from.
-pub const HOT_TABLES: [(&str, &str); 3] =
-    [("trades", "event_time"), ("reference_prices", "event_time"), ("book_tops", "window_start")];
+pub const HOT_TABLES: [(&str, &str); 4] = [
+    ("trades", "event_time"),
+    ("reference_prices", "event_time"),
+    ("book_tops", "window_start"),
+    ("dex_swaps", "block_time"),
+];
 
 impl ClickHouse {
     /// Set the raw tables' TTL to `days` (`clickhouse.hot_ttl_days`) where it differs.

@@ -9,7 +9,8 @@
 //!   watermark anyway; while a writer is paused by an outage it shows the lag at the pause);
 //! - `sink_batch_rows{table}` (histogram) and `sink_rows_written_total{table}`: inserts the
 //!   ClickHouse writer had acknowledged, and `sink_files_written_total{dataset}`, the Parquet
-//!   writer's stored files;
+//!   writer's stored files, and `sink_records_withheld_total{dataset,reason}`, the records it
+//!   read and did not store (DEX swaps not final yet or retracted, repeats of a stored row);
 //! - `event_end2end_latency_ms{table,venue}` (histogram): from a record's receipt at the ingestor to
 //!   ClickHouse acknowledging its row (the row is queryable from then on);
 //! - `dq_drop_counter_total{topic,reason}`: records kept out of the clean data (quarantine rows
@@ -84,6 +85,8 @@ struct Inner {
     /// Per table and venue.
     e2e: BTreeMap<(String, String), Histogram>,
     drops: BTreeMap<(String, String), u64>,
+    /// Per dataset and reason.
+    withheld: BTreeMap<(String, String), u64>,
 }
 
 /// The process's registry; see the module's documentation for the families.
@@ -141,6 +144,12 @@ impl StageMetrics {
         *self.inner().files.entry(dataset.into()).or_default() += 1;
     }
 
+    /// A record a Parquet writer read and did not store: not final (`pending`), withdrawn
+    /// (`retracted`), or a row its file already holds (`duplicate`).
+    pub fn withheld(&self, dataset: &str, reason: &str) {
+        *self.inner().withheld.entry((dataset.into(), reason.into())).or_default() += 1;
+    }
+
     /// A record kept out of the clean data (written to the quarantine table).
     pub fn dropped(&self, topic: &str, reason: &str) {
         *self.inner().drops.entry((topic.into(), reason.into())).or_default() += 1;
@@ -176,6 +185,12 @@ impl StageMetrics {
             "sink_files_written_total",
             "Parquet files stored, per dataset.",
             m.files.iter().map(|(d, n)| (format!("dataset=\"{d}\""), *n)),
+        );
+        render_counters(
+            &mut s,
+            "sink_records_withheld_total",
+            "Records the Parquet writer read and did not store, per dataset and reason (pending, retracted, duplicate).",
+            m.withheld.iter().map(|((d, r), n)| (format!("dataset=\"{d}\",reason=\"{r}\""), *n)),
         );
         render_counters(
             &mut s,
@@ -225,6 +240,8 @@ mod tests {
         m.inserted("trades", 3, &[("binance", batch)]);
         m.inserted("trades", 1, &[]);
         m.dropped("raw.trades", "negative_price");
+        m.withheld("dex_swaps", "pending");
+        m.withheld("dex_swaps", "pending");
         let text = m.render();
         for line in [
             "event_end2end_latency_ms_bucket{table=\"trades\",venue=\"binance\",le=\"5\"} 1\n",
@@ -234,6 +251,7 @@ mod tests {
             "sink_rows_written_total{table=\"trades\"} 4\n",
             "sink_batch_rows_count{table=\"trades\"} 2\n",
             "dq_drop_counter_total{topic=\"raw.trades\",reason=\"negative_price\"} 1\n",
+            "sink_records_withheld_total{dataset=\"dex_swaps\",reason=\"pending\"} 2\n",
         ] {
             assert!(text.contains(line), "{line} in {text}");
         }

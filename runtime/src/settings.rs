@@ -149,12 +149,18 @@ pub struct FileSettings {
     /// The query API and dashboard (`tickwatch api serve`).
     #[serde(default = "default_api_file")]
     pub api: PathBuf,
+    /// The EVM chains of `tickwatch evm ingest|backfill`: JSON-RPC endpoints, confirmations.
+    #[serde(default = "default_chains_file")]
+    pub chains: PathBuf,
 }
 
 fn default_analytics_file() -> PathBuf {
     "config/analytics.yaml".into()
 }
 
+fn default_chains_file() -> PathBuf {
+    "config/chains.yaml".into()
+}
 fn default_api_file() -> PathBuf {
     "config/api.yaml".into()
 }
@@ -182,6 +188,7 @@ impl Default for FileSettings {
             analytics: default_analytics_file(),
             api: default_api_file(),
             alerts: default_alerts_file(),
+            chains: default_chains_file(),
         }
     }
 }

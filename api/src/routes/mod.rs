@@ -2,6 +2,7 @@
 //! and history queries against ClickHouse (parameterized, cached, paged by keyset).
 
 pub mod alerts;
+pub mod dex;
 pub mod market;
 pub mod meta;
 pub mod quality;

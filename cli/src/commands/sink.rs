@@ -24,7 +24,8 @@ pub struct SinksFile {
 pub enum SinkAction {
     /// Write the configured topics into the ClickHouse hot tables.
     Clickhouse(SinkArgs),
-    /// Write trades, k-lines and reference prices to S3 as hourly zstd Parquet files.
+    /// Write trades, k-lines, reference prices and confirmed DEX swaps to S3 as hourly zstd
+    /// Parquet files.
     Parquet(SinkArgs),
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod dex;
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -197,4 +199,26 @@ pub async fn scenario(name: &str, venue: &str, folder: &str, settings: &str, fau
     let ingest = ingest(&prefix, venue, &ws, &rest, settings, port);
     tokio::task::block_in_place(|| wait_http(&format!("http://127.0.0.1:{port}/metrics"), 60));
     Some(Scenario { dir, prefix, rest, port, _ingest: ingest, _fake: fake, _one_at_a_time: serial })
+}
+
+/// `tickwatch --config <settings> <args>` in the background, its log in
+/// `target/test-logs/<prefix>-<name>.log`.
+pub fn spawn<S: AsRef<std::ffi::OsStr>>(
+    settings: &std::path::Path,
+    prefix: &str,
+    name: &str,
+    args: &[S],
+) -> ChildGuard {
+    let dir = tickwatch_testkit::repo_root().join("target/test-logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{prefix}-{name}.log"))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
+        .arg("--config")
+        .arg(settings)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    ChildGuard(child)
 }

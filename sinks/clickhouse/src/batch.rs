@@ -7,7 +7,7 @@ use clickhouse::Client;
 use std::future::Future;
 use std::pin::Pin;
 use tickwatch_model::{
-    Alert, BookTop, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Signal, SmoothPrice, Trade,
+    Alert, BookTop, DexSwap, Kline, QualityMinute, QuarantineRecord, ReferencePrice, Signal, SmoothPrice, Trade,
 };
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::metrics::{stage_metrics, Histogram, LATENCY_BOUNDS_MS};
@@ -77,7 +77,9 @@ impl<H: HotTable> TableBatch for Pending<H> {
         registry: &RegistryClient,
         runtime: &tokio::runtime::Handle,
     ) -> Result<(), String> {
-        self.records.push(self.decoder.decode(payload, registry, runtime)?);
+        let record = self.decoder.decode(payload, registry, runtime)?;
+        record.check()?;
+        self.records.push(record);
         Ok(())
     }
 
@@ -128,5 +130,6 @@ pub fn batch_for(kind: TableKind) -> Box<dyn TableBatch> {
         TableKind::Quality => Box::new(Pending::<QualityMinute>::default()),
         TableKind::Signals => Box::new(Pending::<Signal>::default()),
         TableKind::Smooth => Box::new(Pending::<SmoothPrice>::default()),
+        TableKind::DexSwaps => Box::new(Pending::<DexSwap>::default()),
     }
 }

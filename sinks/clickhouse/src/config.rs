@@ -15,11 +15,13 @@ pub enum TableKind {
     Quality,
     Signals,
     Smooth,
+    DexSwaps,
 }
 
 impl TableKind {
     /// The table for a topic name (without any prefix): `trades`, `reference`, `kline.<i>`,
-    /// `book.<i>`, `<stage>.quarantine`, `alerts`, `dq.minute`, `signals`, `price.smooth`.
+    /// `book.<i>`, `<stage>.quarantine`, `alerts`, `dq.minute`, `signals`, `price.smooth`,
+    /// `dex.swaps`.
     pub fn for_topic(topic: &str) -> Option<TableKind> {
         Some(match topic {
             "trades" => TableKind::Trades,
@@ -28,6 +30,7 @@ impl TableKind {
             "dq.minute" => TableKind::Quality,
             "signals" => TableKind::Signals,
             "price.smooth" => TableKind::Smooth,
+            "dex.swaps" => TableKind::DexSwaps,
             t if t.starts_with("kline.") => TableKind::Klines,
             t if t.starts_with("book.") => TableKind::BookTops,
             t if t.ends_with(".quarantine") => TableKind::Quarantine,
@@ -38,7 +41,7 @@ impl TableKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "topic `{0}` has no hot table: write trades, reference, kline.<interval>, book.<interval>, <stage>.quarantine, alerts, dq.minute, signals or price.smooth"
+    "topic `{0}` has no hot table: write trades, reference, kline.<interval>, book.<interval>, <stage>.quarantine, alerts, dq.minute, signals, price.smooth or dex.swaps"
 )]
 pub struct UnknownTopic(pub String);
 
@@ -75,11 +78,13 @@ fn default_topics() -> Vec<String> {
         "raw.trades.quarantine",
         "raw.depth.quarantine",
         "raw.reference.quarantine",
+        "raw.dex.quarantine",
         "trades.quarantine",
         "alerts",
         "dq.minute",
         "signals",
         "price.smooth",
+        "dex.swaps",
     ]
     .map(String::from)
     .to_vec()
@@ -124,6 +129,9 @@ mod tests {
         assert_eq!(TableKind::for_topic("kline.15m"), Some(TableKind::Klines));
         assert_eq!(TableKind::for_topic("raw.depth.quarantine"), Some(TableKind::Quarantine));
         assert_eq!(TableKind::for_topic("depth"), None);
+        assert_eq!(TableKind::for_topic("dex.swaps"), Some(TableKind::DexSwaps));
+        assert_eq!(TableKind::for_topic("raw.dex.quarantine"), Some(TableKind::Quarantine));
+        assert!(ClickHouseSinkConfig::default().topics.iter().any(|t| t == "dex.swaps"));
         assert!(ClickHouseSinkConfig::default().routes().is_ok());
         let bad = ClickHouseSinkConfig { topics: vec!["trades".into(), "nope".into()], ..Default::default() };
         assert_eq!(bad.routes(), Err(UnknownTopic("nope".into())));

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod config;
 pub mod derived_rows;
+pub mod dex_rows;
 pub mod rows;
 pub mod run;
 

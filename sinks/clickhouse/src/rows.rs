@@ -29,6 +29,11 @@ pub trait HotTable: AvroRecord + Send + Sync + 'static {
     fn dropped(&self) -> Option<(&str, &str)> {
         None
     }
+    /// Why the record cannot become a row although it decoded (a field its column cannot
+    /// hold); such a record goes to the quarantine table instead of failing the insert.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 fn kind(k: InstrumentKind) -> i8 {

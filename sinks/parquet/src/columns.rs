@@ -28,19 +28,30 @@ pub trait ColdRecord: AvroRecord + Send + 'static {
     fn arrow_schema() -> SchemaRef;
     /// The records as one Arrow batch of [`ColdRecord::schema`].
     fn batch(topic: &str, records: &[(Source, Self)]) -> Result<RecordBatch, ArrowError>;
+    /// Why the record stays out of the cold history (`None`: it is stored). Such a record is
+    /// counted and its offset committed like a stored one's.
+    fn withheld(&self) -> Option<&'static str> {
+        None
+    }
+    /// The natural key of the row, for record types whose topic can carry the same row at
+    /// several offsets (a republished record): a file keeps the first. `None`: every record
+    /// is its own row.
+    fn row_key(&self) -> Option<String> {
+        None
+    }
 }
 
-fn ts() -> DataType {
+pub(crate) fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
-fn dec() -> DataType {
+pub(crate) fn dec() -> DataType {
     DataType::Decimal128(38, 18)
 }
-fn utf8() -> DataType {
+pub(crate) fn utf8() -> DataType {
     DataType::Utf8
 }
 
-fn schema_of(fields: &[(&str, DataType, bool)]) -> SchemaRef {
+pub(crate) fn schema_of(fields: &[(&str, DataType, bool)]) -> SchemaRef {
     let mut all: Vec<Field> = fields.iter().map(|(n, t, null)| Field::new(*n, t.clone(), *null)).collect();
     all.push(Field::new("source_topic", utf8(), false));
     all.push(Field::new("source_partition", DataType::Int32, false));
@@ -49,36 +60,46 @@ fn schema_of(fields: &[(&str, DataType, bool)]) -> SchemaRef {
 }
 
 /// Column builders, filled a row at a time.
-struct Columns {
+pub(crate) struct Columns {
     arrays: Vec<ArrayRef>,
 }
 
 impl Columns {
-    fn new() -> Columns {
+    pub(crate) fn new() -> Columns {
         Columns { arrays: Vec::new() }
     }
-    fn text<'a>(&mut self, values: impl Iterator<Item = Option<&'a str>>) {
+    pub(crate) fn text<'a>(&mut self, values: impl Iterator<Item = Option<&'a str>>) {
         let mut b = StringBuilder::new();
         values.for_each(|v| b.append_option(v));
         self.arrays.push(Arc::new(b.finish()));
     }
-    fn decimal(&mut self, values: impl Iterator<Item = Option<Decimal>>) -> Result<(), ArrowError> {
+    pub(crate) fn decimal(&mut self, values: impl Iterator<Item = Option<Decimal>>) -> Result<(), ArrowError> {
         let mut b = Decimal128Builder::new();
         values.for_each(|v| b.append_option(v.map(Decimal::units)));
         self.arrays.push(Arc::new(b.finish().with_precision_and_scale(38, 18)?));
         Ok(())
     }
-    fn time(&mut self, values: impl Iterator<Item = Option<i64>>) {
+    pub(crate) fn time(&mut self, values: impl Iterator<Item = Option<i64>>) {
         let mut b = TimestampMicrosecondBuilder::new().with_timezone("UTC");
         values.for_each(|v| b.append_option(v));
         self.arrays.push(Arc::new(b.finish()));
     }
-    fn int(&mut self, values: impl Iterator<Item = Option<i64>>) {
+    pub(crate) fn int(&mut self, values: impl Iterator<Item = Option<i64>>) {
         let mut b = Int64Builder::new();
         values.for_each(|v| b.append_option(v));
         self.arrays.push(Arc::new(b.finish()));
     }
-    fn source<T>(mut self, topic: &str, records: &[(Source, T)], schema: SchemaRef) -> Result<RecordBatch, ArrowError> {
+    pub(crate) fn int32(&mut self, values: impl Iterator<Item = Option<i32>>) {
+        let mut b = Int32Builder::new();
+        values.for_each(|v| b.append_option(v));
+        self.arrays.push(Arc::new(b.finish()));
+    }
+    pub(crate) fn source<T>(
+        mut self,
+        topic: &str,
+        records: &[(Source, T)],
+        schema: SchemaRef,
+    ) -> Result<RecordBatch, ArrowError> {
         self.text(records.iter().map(|_| Some(topic)));
         let mut p = Int32Builder::new();
         records.iter().for_each(|(s, _)| p.append_value(s.partition));

@@ -8,6 +8,7 @@ pub enum Dataset {
     Trades,
     Klines,
     Reference,
+    DexSwaps,
 }
 
 impl Dataset {
@@ -16,6 +17,7 @@ impl Dataset {
         Some(match topic {
             "trades" => Dataset::Trades,
             "reference" => Dataset::Reference,
+            "dex.swaps" => Dataset::DexSwaps,
             t if t.starts_with("kline.") => Dataset::Klines,
             _ => return None,
         })
@@ -27,12 +29,13 @@ impl Dataset {
             Dataset::Trades => "trades",
             Dataset::Klines => "klines",
             Dataset::Reference => "reference_prices",
+            Dataset::DexSwaps => "dex_swaps",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("topic `{0}` has no Parquet dataset: write trades, reference or kline.<interval>")]
+#[error("topic `{0}` has no Parquet dataset: write trades, reference, kline.<interval> or dex.swaps")]
 pub struct UnknownTopic(pub String);
 
 /// S3's smallest multipart part (all but the last).
@@ -42,7 +45,7 @@ pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetSinkConfig {
-    /// Topics to write, each to its dataset (trades, reference_prices, klines).
+    /// Topics to write, each to its dataset (trades, reference_prices, klines, dex_swaps).
     #[serde(default = "default_topics")]
     pub topics: Vec<String>,
     /// Key prefix inside the bucket (`""`: the datasets at the bucket's root).
@@ -74,7 +77,7 @@ pub struct ParquetSinkConfig {
 }
 
 fn default_topics() -> Vec<String> {
-    ["trades", "reference", "kline.1m"].map(String::from).to_vec()
+    ["trades", "reference", "kline.1m", "dex.swaps"].map(String::from).to_vec()
 }
 fn default_close_after() -> i64 {
     300_000

@@ -7,8 +7,8 @@ use crate::layout::FileKey;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use std::collections::HashMap;
-use tickwatch_model::{Kline, ReferencePrice, Trade};
+use std::collections::{HashMap, HashSet};
+use tickwatch_model::{DexSwap, Kline, ReferencePrice, Trade};
 use tickwatch_runtime::decoder::RecordDecoder;
 use tickwatch_runtime::registry_client::RegistryClient;
 
@@ -26,10 +26,23 @@ pub struct OpenFile<R> {
     first: i64,
     last: i64,
     records: Vec<(Source, R)>,
+    /// The row keys it holds ([`ColdRecord::row_key`]; empty for types without one).
+    keys: HashSet<String>,
+}
+
+/// What a decoded record is to the dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// Held back for [`DatasetFiles::keep`]: its file and event time.
+    Held(FileKey, i64),
+    /// Not for the cold history, and why ([`ColdRecord::withheld`]).
+    Withheld(&'static str),
 }
 
 /// One dataset's open files, whatever its record type.
 pub trait DatasetFiles: Send {
+    /// The dataset the files are of.
+    fn dataset(&self) -> Dataset;
     /// Decode a record and hold it back; its file key and event time are returned for the
     /// caller to check whether the record is already stored. `Err`: not a record of this dataset.
     fn decode(
@@ -39,9 +52,10 @@ pub trait DatasetFiles: Send {
         payload: &[u8],
         registry: &RegistryClient,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<(FileKey, i64), String>;
-    /// Add the record held back by the last `decode` to its file.
-    fn keep(&mut self, key: FileKey);
+    ) -> Result<Decoded, String>;
+    /// Add the record held back by the last `decode` to its file; `false` when the file
+    /// already holds its row (the record's offset still joins the file's range).
+    fn keep(&mut self, key: FileKey) -> bool;
     /// Rows of each open file, with its first offset.
     fn open(&self) -> Vec<(&FileKey, usize, i64)>;
     /// Close a file and encode it (zstd Parquet).
@@ -77,6 +91,10 @@ pub fn encode<R: ColdRecord>(topic: &str, records: &[(Source, R)], zstd_level: i
 }
 
 impl<R: ColdRecord> DatasetFiles for Files<R> {
+    fn dataset(&self) -> Dataset {
+        self.dataset
+    }
+
     fn decode(
         &mut self,
         topic: &str,
@@ -84,8 +102,11 @@ impl<R: ColdRecord> DatasetFiles for Files<R> {
         payload: &[u8],
         registry: &RegistryClient,
         runtime: &tokio::runtime::Handle,
-    ) -> Result<(FileKey, i64), String> {
+    ) -> Result<Decoded, String> {
         let record = self.decoder.decode(payload, registry, runtime)?;
+        if let Some(why) = record.withheld() {
+            return Ok(Decoded::Withheld(why));
+        }
         let key = FileKey {
             dataset: self.dataset,
             hour: FileKey::hour_of(record.event_time_us()),
@@ -96,18 +117,27 @@ impl<R: ColdRecord> DatasetFiles for Files<R> {
         };
         let event_time_us = record.event_time_us();
         self.held = Some((source, record));
-        Ok((key, event_time_us))
+        Ok(Decoded::Held(key, event_time_us))
     }
 
-    fn keep(&mut self, key: FileKey) {
-        let Some((source, record)) = self.held.take() else { return };
+    fn keep(&mut self, key: FileKey) -> bool {
+        let Some((source, record)) = self.held.take() else { return false };
         let file = self.open.entry(key).or_insert_with(|| OpenFile {
             first: source.offset,
             last: source.offset,
             records: Vec::new(),
+            keys: HashSet::new(),
         });
+        // The offset joins the range even for a repeat, so that a restart finds it stored
+        // (its row is in the file) instead of writing it to another.
         file.last = source.offset;
+        if let Some(row) = record.row_key() {
+            if !file.keys.insert(row) {
+                return false;
+            }
+        }
         file.records.push((source, record));
+        true
     }
 
     fn open(&self) -> Vec<(&FileKey, usize, i64)> {
@@ -136,5 +166,6 @@ pub fn files_for(dataset: Dataset) -> Box<dyn DatasetFiles> {
         Dataset::Trades => Box::new(Files::<Trade>::new(dataset)),
         Dataset::Klines => Box::new(Files::<Kline>::new(dataset)),
         Dataset::Reference => Box::new(Files::<ReferencePrice>::new(dataset)),
+        Dataset::DexSwaps => Box::new(Files::<DexSwap>::new(dataset)),
     }
 }

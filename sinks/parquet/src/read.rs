@@ -72,6 +72,11 @@ impl Row<'_> {
         Ok(a.value(r).to_string())
     }
 
+    pub fn text_opt(&self, name: &'static str, r: usize) -> Result<Option<String>, ReadError> {
+        let a = self.column::<StringArray>(name)?;
+        Ok((!a.is_null(r)).then(|| a.value(r).to_string()))
+    }
+
     pub fn decimal_opt(&self, name: &'static str, r: usize) -> Result<Option<Decimal>, ReadError> {
         let a = self.column::<Decimal128Array>(name)?;
         if a.scale() != 18 {
@@ -100,6 +105,15 @@ impl Row<'_> {
 
     pub fn int(&self, name: &'static str, r: usize) -> Result<i64, ReadError> {
         required(self.int_opt(name, r)?, name, r)
+    }
+
+    pub fn int32_opt(&self, name: &'static str, r: usize) -> Result<Option<i32>, ReadError> {
+        let a = self.column::<Int32Array>(name)?;
+        Ok((!a.is_null(r)).then(|| a.value(r)))
+    }
+
+    pub fn int32(&self, name: &'static str, r: usize) -> Result<i32, ReadError> {
+        required(self.int32_opt(name, r)?, name, r)
     }
 
     /// An enum stored by name.

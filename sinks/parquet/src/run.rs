@@ -7,11 +7,12 @@
 //! the last record read when none is open), so a restart reads every open file's records
 //! again. A record already in a stored file (its name gives topic, partition and offset
 //! range) is skipped, so a restart, a rebalance or a rerun from older offsets never stores a
-//! record twice.
+//! record twice. A record its dataset withholds (a DEX swap not yet confirmed, or retracted)
+//! is counted and passed over; its offset is committed like a stored record's.
 
 use crate::columns::Source;
 use crate::config::{Dataset, ParquetSinkConfig, UnknownTopic};
-use crate::files::{files_for, Closed, DatasetFiles};
+use crate::files::{files_for, Closed, DatasetFiles, Decoded};
 use crate::layout::{parse_name, FileKey, StoredName};
 use crate::store::{Bucket, StoreError};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -61,6 +62,8 @@ struct State {
     last_record: HashMap<TopicPartition, Instant>,
     skipped: u64,
     refused: u64,
+    /// Records withheld by their dataset, and repeats of a row their file holds.
+    withheld: u64,
 }
 
 /// Run until `stop` is set. Blocking: call it from a thread of its own.
@@ -92,6 +95,7 @@ pub fn run(
         last_record: HashMap::new(),
         skipped: 0,
         refused: 0,
+        withheld: 0,
     };
     let mut consumer_config = broker::consumer_config(broker_settings, &cfg.group);
     consumer_config.set("queued.max.messages.kbytes", "16384");
@@ -126,7 +130,14 @@ pub fn run(
                                 "record refused (it stays in the broker; the ClickHouse writer keeps it in quarantine); further ones are counted");
                         }
                     }
-                    Ok((key, event_time_us)) => {
+                    Ok(Decoded::Withheld(why)) => {
+                        state.withheld += 1;
+                        let dataset = state.datasets[state.dataset_of[msg.topic()]].dataset();
+                        tickwatch_runtime::metrics::stage_metrics().withheld(dataset.folder(), why);
+                        // No watermark move: a confirmed swap trails the chain's head by its
+                        // confirmations, so pending ones would close its hour's file early.
+                    }
+                    Ok(Decoded::Held(key, event_time_us)) => {
                         let Some(stored) = stored_covers(
                             &mut state.stored,
                             &bucket,
@@ -144,7 +155,11 @@ pub fn run(
                         if stored {
                             state.skipped += 1;
                         } else {
-                            files.keep(key);
+                            let dataset = key.dataset;
+                            if !files.keep(key) {
+                                state.withheld += 1;
+                                tickwatch_runtime::metrics::stage_metrics().withheld(dataset.folder(), "duplicate");
+                            }
                             let w = state.watermark.entry(tp.clone()).or_insert(i64::MIN);
                             *w = (*w).max(event_time_us);
                         }
@@ -191,7 +206,12 @@ pub fn run(
     if store_files(&mut state, &all, &bucket, &consumer, sink, &runtime, stop)? {
         commit(&consumer, &state);
     }
-    tracing::info!(skipped = state.skipped, refused = state.refused, "Parquet writer stopped");
+    tracing::info!(
+        skipped = state.skipped,
+        refused = state.refused,
+        withheld = state.withheld,
+        "Parquet writer stopped"
+    );
     Ok(())
 }
 

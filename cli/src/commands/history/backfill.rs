@@ -6,10 +6,9 @@
 //! twice publishes the same bars, or the same trades with the same ids.
 
 use super::{minute_range, now_us, KlinePublisher, Publisher, Series};
+use crate::commands::progress::Progress;
 use clap::{Args, ValueEnum};
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 use tickwatch_ingest::history::HistoryVenue;
 use tickwatch_ingest::history::MINUTE_MS;
 use tickwatch_model::RawTrade;
@@ -118,7 +117,7 @@ pub async fn run(settings: &Settings, args: BackfillArgs) -> anyhow::Result<()> 
         Kind::Trades => args.rate.or(Some(HistoryVenue::from_name(&args.venue)?.default_trade_rate())),
     };
     let client = series.client(rate);
-    let mut progress = Progress::new((to - from) / MINUTE_MS, (at - from) / MINUTE_MS);
+    let mut progress = Progress::new("min", (to - from) / MINUTE_MS, (at - from) / MINUTE_MS);
     while at < to {
         let end = (at + args.chunk_minutes * MINUTE_MS).min(to);
         match &out {
@@ -231,44 +230,6 @@ fn write_checkpoint(path: &Path, cp: &Checkpoint) -> anyhow::Result<()> {
     std::fs::write(&tmp, serde_json::to_string_pretty(cp)?)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
-}
-
-/// A progress bar with an ETA on stderr: redrawn in place on a terminal, one line per
-/// chunk otherwise (logs).
-struct Progress {
-    total: i64,
-    resumed_at: i64,
-    started: Instant,
-    tty: bool,
-}
-
-impl Progress {
-    fn new(total: i64, done: i64) -> Progress {
-        let p = Progress { total, resumed_at: done, started: Instant::now(), tty: std::io::stderr().is_terminal() };
-        p.draw(done);
-        p
-    }
-
-    fn advance(&mut self, done: i64) {
-        self.draw(done);
-    }
-
-    fn draw(&self, done: i64) {
-        const WIDTH: i64 = 30;
-        let filled = if self.total > 0 { done * WIDTH / self.total } else { WIDTH };
-        let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '.' }).collect();
-        let rate = (done - self.resumed_at) as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
-        let eta = if rate > 0.0 { format!("{:.0}s", (self.total - done) as f64 / rate) } else { "?".into() };
-        let line = format!("[{bar}] {:>3}% {done}/{} min, ETA {eta}", done * 100 / self.total.max(1), self.total);
-        let mut err = std::io::stderr();
-        let _ = if self.tty { write!(err, "\r{line}") } else { writeln!(err, "{line}") };
-    }
-
-    fn finish(&self) {
-        if self.tty {
-            eprintln!();
-        }
-    }
 }
 
 #[cfg(test)]

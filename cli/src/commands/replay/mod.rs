@@ -26,8 +26,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     topic: Option<String>,
     /// The Parquet history to read instead: a dataset folder of the Parquet writer,
-    /// `s3://<bucket>/<key_prefix><trades|klines|reference_prices>/`, read with the settings'
-    /// S3 endpoint and keys.
+    /// `s3://<bucket>/<key_prefix><trades|klines|reference_prices|dex_swaps>/`, read with the
+    /// settings' S3 endpoint and keys.
     #[arg(long, value_name = "S3_URL")]
     from_parquet: Option<String>,
     /// With --from-parquet: only this venue's files.

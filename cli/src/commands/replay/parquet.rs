@@ -8,7 +8,7 @@
 use super::{replay_header, BATCH};
 use anyhow::Context;
 use tickwatch_model::time::civil_from_days;
-use tickwatch_model::{wire, Kline, ReferencePrice, Trade};
+use tickwatch_model::{wire, DexSwap, Kline, ReferencePrice, Trade};
 use tickwatch_runtime::broker::{OwnedRecord, ReliableProducer};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::Settings;
@@ -36,12 +36,13 @@ struct Folder {
 }
 
 fn parse_url(url: &str) -> anyhow::Result<Folder> {
-    let usage = "--from-parquet takes a dataset folder: s3://<bucket>/<key_prefix><trades|klines|reference_prices>/";
+    let usage =
+        "--from-parquet takes a dataset folder: s3://<bucket>/<key_prefix><trades|klines|reference_prices|dex_swaps>/";
     let rest = url.strip_prefix("s3://").with_context(|| format!("`{url}` is not an s3:// URL; {usage}"))?;
     let (bucket, key) = rest.split_once('/').with_context(|| format!("`{url}` names no folder; {usage}"))?;
     let key = key.trim_end_matches('/');
     let last = key.rsplit('/').next().unwrap_or_default();
-    let dataset = [Dataset::Trades, Dataset::Klines, Dataset::Reference]
+    let dataset = [Dataset::Trades, Dataset::Klines, Dataset::Reference, Dataset::DexSwaps]
         .into_iter()
         .find(|d| d.folder() == last)
         .with_context(|| format!("`{url}` ends in `{last}`, not a dataset folder; {usage}"))?;
@@ -87,6 +88,7 @@ pub async fn run(settings: &Settings, url: &str, only: &Only, range: (i64, i64),
         Dataset::Trades => replay::<Trade>(settings, &bucket, &files, range, to_topic).await?,
         Dataset::Klines => replay::<Kline>(settings, &bucket, &files, range, to_topic).await?,
         Dataset::Reference => replay::<ReferencePrice>(settings, &bucket, &files, range, to_topic).await?,
+        Dataset::DexSwaps => replay::<DexSwap>(settings, &bucket, &files, range, to_topic).await?,
     };
     Ok(())
 }
