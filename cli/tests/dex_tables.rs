@@ -10,9 +10,11 @@
 //! - `tickwatch sink parquet`: the files hold the confirmed swaps only, each once, read back
 //!   as the records they were written from; the others are counted and their offsets committed.
 
+mod common;
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tickwatch_model::{AvroRecord, DexSwap, SwapStatus};
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
@@ -23,7 +25,7 @@ use tickwatch_sink_parquet::read::read_file;
 use tickwatch_sink_parquet::store::Bucket;
 use tickwatch_testkit::produce::send_records;
 use tickwatch_testkit::servers::settings_with_clickhouse;
-use tickwatch_testkit::{free_port, repo_root, stack, unique, ChildGuard};
+use tickwatch_testkit::{free_port, repo_root, stack, unique};
 use SwapStatus::{Confirmed as C, Pending as P, Retracted as R};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
@@ -167,21 +169,6 @@ async fn topic(prefix: &str) -> (String, u32) {
 }
 
 /// `tickwatch <args>` with `settings`, its log under target/test-logs.
-fn spawn(settings: &std::path::Path, log: &str, args: &[&str]) -> ChildGuard {
-    let log = repo_root().join(format!("target/test-logs/{log}.log"));
-    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-    let child = Command::new(BIN)
-        .arg("--config")
-        .arg(settings)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("tickwatch starts");
-    ChildGuard(child)
-}
-
 /// Ask `get` until `done` holds for its answer.
 async fn until<T, F: std::future::Future<Output = T>>(what: &str, get: impl Fn() -> F, done: impl Fn(&T) -> bool) -> T {
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -219,7 +206,7 @@ async fn the_final_layer_holds_confirmed_swaps_and_the_mixed_layer_the_unretract
     let (group, topic_prefix) = (format!("{prefix}-sink"), format!("{prefix}."));
     let sink_args = ["sink", "clickhouse", "--sinks", sinks.to_str().unwrap(), "--topic-prefix", &topic_prefix];
     let sink_args = [&sink_args[..], &["--group", &group, "--metrics-listen", &metrics][..]].concat();
-    let mut writer = spawn(&settings, &format!("{prefix}-sink"), &sink_args);
+    let mut writer = common::spawn(&settings, &prefix, "sink", &sink_args);
     let producer = ReliableProducer::new(&s.broker()).unwrap();
     let base = now_us() - 2 * 3_600_000_000;
     let count = |sql: &'static str| {
@@ -276,7 +263,7 @@ async fn the_final_layer_holds_confirmed_swaps_and_the_mixed_layer_the_unretract
     let api_metrics = format!("127.0.0.1:{}", free_port());
     let api_args =
         ["api", "serve", "--api", api_cfg.to_str().unwrap(), "--listen", &listen, "--metrics-listen", &api_metrics];
-    let _api = spawn(&settings, &format!("{prefix}-api"), &api_args);
+    let _api = common::spawn(&settings, &prefix, "api", &api_args);
     let base_url = format!("http://{listen}");
     let get = |path: String| {
         let url = format!("{base_url}{path}");
@@ -358,7 +345,7 @@ async fn parquet_holds_the_confirmed_swaps_once_and_commits_past_the_others() {
         "--metrics-listen",
         &metrics,
     ];
-    let mut writer = spawn(&s.settings_path, &format!("{prefix}-pq"), &args);
+    let mut writer = common::spawn(&s.settings_path, &prefix, "pq", &args);
     let committed = || {
         let c: BaseConsumer = broker::client_config(&s.broker()).set("group.id", &group).create().unwrap();
         let mut tpl = rdkafka::TopicPartitionList::new();

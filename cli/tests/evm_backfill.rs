@@ -1,8 +1,9 @@
 //! `tickwatch evm backfill` over the fake node serving the real mainnet logs of
 //! `../shared/fixtures/ethereum` in their real blocks: the watched pools' logs (config
 //! symbols: Uniswap V3 USDC/WETH and V2 PEPE/WETH) reach `raw.dex` byte for byte, confirmed,
-//! keyed by pool, at their block's time; a second run over a longer range resumes from the
-//! first one's checkpoint, with no log missing and none twice.
+//! keyed by pool, at their block's time, through the node's limits (a range too large, HTTP
+//! 429); a second run over a longer range resumes from the first one's checkpoint, with no log
+//! missing and none twice; a node that pruned the range stops it with the way out.
 
 mod common;
 
@@ -74,7 +75,8 @@ async fn real_logs_are_backfilled_once_byte_for_byte_and_a_second_run_resumes() 
     let s = stack();
     let prefix = unique("evmbf");
     let chain = Chain::from_fixtures(&folder, 1, 40).unwrap();
-    let faults = NodeFaults { max_block_range: Some(100_000), ..NodeFaults::default() };
+    // The node refuses more than 100 000 blocks a query and more than 4 requests a second.
+    let faults = NodeFaults { max_block_range: Some(100_000), requests_per_second: Some(4), ..NodeFaults::default() };
     let addr = serve("127.0.0.1:0", chain.clone(), faults).await.unwrap();
     let chains = std::env::temp_dir().join(format!("{prefix}-chains.yaml"));
     std::fs::write(&chains, format!("chains:\n  ethereum: {{chain_id: 1, rpc: [\"http://{addr}/\"], max_block_range: 150000, requests_per_second: 1000}}\n")).unwrap();
@@ -98,6 +100,10 @@ async fn real_logs_are_backfilled_once_byte_for_byte_and_a_second_run_resumes() 
     assert!(progress.contains(&format!("resuming at block {}", blocks[0] + 1)), "{progress}");
     assert!(progress.contains(&format!("100% {}/{} blocks", last - first + 1, last - first + 1)), "{progress}");
     assert!(said.starts_with("backfilled ") && said.contains(&format!("into {prefix}.raw.dex")), "{said}");
+    assert!(
+        progress.contains("HTTP 429 Too Many Requests") && progress.contains("refused the block range"),
+        "{progress}"
+    );
     // Past the final blocks: refused with the block to stop at.
     let too_far = backfill(&s.settings_path, &args(chain.head()));
     assert!(
@@ -129,4 +135,13 @@ async fn real_logs_are_backfilled_once_byte_for_byte_and_a_second_run_resumes() 
         last_seen = Instant::now();
     }
     assert_eq!(got, expected, "every watched log of the range, once, as the node said it");
+
+    // A node that no longer keeps the range: the backfill stops and says where to go.
+    let pruned = NodeFaults { pruned_below: Some(last), ..NodeFaults::default() };
+    let addr = serve("127.0.0.1:0", chain.clone(), pruned).await.unwrap();
+    std::fs::write(&chains, format!("chains:\n  ethereum: {{chain_id: 1, rpc: [\"http://{addr}/\"]}}\n")).unwrap();
+    std::fs::remove_file(&checkpoint).unwrap();
+    let out = backfill(&s.settings_path, &args(last));
+    let err = text(&out.stderr);
+    assert!(!out.status.success() && err.contains("pruned history unavailable") && err.contains("archive"), "{err}");
 }

@@ -1,5 +1,6 @@
 //! `tickwatch evm ingest` against the fake JSON-RPC node (a seeded chain of V2, V3 and
-//! PancakeSwap V3 pools; ranges refused past 8 blocks, every 7th request a 503), through the
+//! PancakeSwap V3 pools; ranges refused past 8 blocks, every 7th request a 503, a
+//! dead endpoint listed before it), through the
 //! real `tw-dex.wasm` and the ClickHouse writer. Reorgs of depth 1 to 3, one that shortens
 //! the chain and one while the ingestor is down: once every block is final, the final layer
 //! holds exactly the canonical chain's swaps, the mixed layer nothing orphaned, and the
@@ -80,7 +81,7 @@ async fn reorgs_end_with_the_final_layer_equal_to_the_canonical_chain() {
     let faults = NodeFaults { max_block_range: Some(8), fail_every: Some(7), ..NodeFaults::default() };
     let addr = serve("127.0.0.1:0", chain.clone(), faults).await.unwrap();
     let chain_entry = format!(
-        "chain_id: {CHAIN_ID}, rpc: [\"http://{addr}/\"], confirmations: {CONFIRMATIONS}, poll_ms: 150, \
+        "chain_id: {CHAIN_ID}, rpc: [\"http://127.0.0.1:9/\", \"http://{addr}/\"], confirmations: {CONFIRMATIONS}, poll_ms: 150, \
          max_block_range: 50, requests_per_second: 400, start_block: 5000"
     );
     let pipeline = DexPipeline::start(&prefix, &symbols_yaml, &chain_entry).await;
@@ -94,7 +95,18 @@ async fn reorgs_end_with_the_final_layer_equal_to_the_canonical_chain() {
     mine(&chain, 3, 300).await;
     chain.reorg(2, 1); // the new chain is shorter than the old one
     mine(&chain, 4, 300).await;
-    // ... and while it is down: the restart follows that reorg by the blocks it kept.
+    // ... and while it is down: the restart follows that reorg by the blocks it kept (read up
+    // to the head first, so that the reorg takes blocks it published).
+    let checkpoint = std::env::temp_dir().join(format!("{prefix}-checkpoint.json"));
+    let next_block = || {
+        let text = std::fs::read_to_string(&checkpoint).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&text).map_or(0, |v| v["next_block"].as_u64().unwrap_or(0))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while next_block() <= chain.head() {
+        assert!(std::time::Instant::now() < deadline, "the ingestor never reached the head");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(ingest.take());
     chain.reorg(2, 3);
     mine(&chain, 2, 100).await;
@@ -111,6 +123,10 @@ async fn reorgs_end_with_the_final_layer_equal_to_the_canonical_chain() {
     pipeline.check_layers(&canonical, &everything, 1).await;
     let log = pipeline.log("ingest-2");
     assert!(log.contains("resuming from the checkpoint") && log.contains("reorg:"), "{log}");
+    let first = pipeline.log("ingest");
+    for fault in ["127.0.0.1:9", "503 Service Unavailable", "refused the block range"] {
+        assert!(first.contains(fault), "the ingestor met {fault} and went on: {first}");
+    }
     drop(ingest);
 }
 
@@ -148,4 +164,36 @@ async fn a_chain_that_disagrees_with_the_files_stops_the_ingestor_with_the_fix()
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("the node at http://{addr}/ says {CHAIN_ID}")), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_node_command_serves_a_chain_of_the_symbols_files_pools() {
+    use std::io::{BufRead, BufReader};
+    let s = tickwatch_testkit::stack();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tickwatch"))
+        .arg("--config")
+        .arg(&s.settings_path)
+        .args(["evm", "fake-node", "--listen", "127.0.0.1:0", "--blocks", "40", "--block-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _node = tickwatch_testkit::ChildGuard(child);
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    let metrics = std::sync::Arc::new(tickwatch_ingest::evm::metrics::EvmMetrics::default());
+    let rpc = tickwatch_ingest::evm::rpc::RpcClient::new("fake", vec![url], 100.0, metrics);
+    assert_eq!(rpc.chain_id().await.unwrap(), 1);
+    let head = rpc.block_number().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(rpc.block_number().await.unwrap() > head, "a block every --block-ms");
+    // The shipped symbols file's chain-1 pools: Uniswap V3 USDC/WETH and V2 PEPE/WETH.
+    let symbols = tickwatch_runtime::venues::load_symbols(&s.settings.files.symbols).unwrap();
+    let pools = tickwatch_ingest::evm::pools::WatchedPools::of_chain(&symbols, 1);
+    let logs = rpc.logs(head.saturating_sub(39), head, &pools.filter()).await.unwrap();
+    let seen: BTreeSet<&str> = logs.iter().map(|l| l.address.as_str()).collect();
+    assert_eq!(seen.len(), pools.protocols.len(), "every pool swaps: {seen:?}");
+    assert!(pools.check_decimals(&rpc).await.is_empty(), "its tokens answer the file's decimals()");
 }

@@ -68,12 +68,20 @@ impl Timeline {
     async fn play(&self, apply: impl Fn(&Recorded)) {
         // Let the subscribing connection register its receiver first.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let mut previous: Option<i64> = None;
+        // Each frame is due at a point of one schedule (the recording's offsets over the
+        // speed, a pause in the recording counted as at most 5 s), not after a sleep of its
+        // own gap: sleeping gap by gap rounds every millisecond up and adds the wake-up time,
+        // which halved a 1 000-frame-a-second stream. A frame past its time goes at once.
+        let begun = tokio::time::Instant::now();
+        let (mut previous, mut offset_ms): (Option<i64>, f64) = (None, 0.0);
         for f in &self.frames {
             if self.speed > 0.0 {
                 if let Some(p) = previous {
-                    let gap = (f.event_ms - p).clamp(0, 5_000) as f64 / self.speed;
-                    tokio::time::sleep(Duration::from_secs_f64(gap / 1000.0)).await;
+                    offset_ms += (f.event_ms - p).clamp(0, 5_000) as f64 / self.speed;
+                    let due = begun + Duration::from_secs_f64(offset_ms / 1000.0);
+                    if due > tokio::time::Instant::now() {
+                        tokio::time::sleep_until(due).await;
+                    }
                 }
                 previous = Some(f.event_ms);
             } else {

@@ -25,6 +25,13 @@ pub struct Versions {
 }
 
 impl Versions {
+    /// Versions above every one of `window` (a restart's clock may stand behind the last
+    /// run's).
+    pub fn above(window: &Window) -> Versions {
+        let last = window.blocks.values().flat_map(|b| b.logs.iter().map(|l| l.version)).max().unwrap_or(0);
+        Versions { last }
+    }
+
     pub fn issue(&mut self) -> i64 {
         self.last = tickwatch_runtime::produce::now_us().max(self.last + 1);
         self.last
@@ -171,6 +178,11 @@ mod tests {
         assert_eq!(retracted.iter().map(|l| l.block_number).collect::<Vec<_>>(), vec![103, 104, 105]);
         assert!(retracted.iter().all(|l| l.status == SwapStatus::Retracted && l.removed && l.version > 1));
         assert!(retracted.windows(2).all(|p| p[0].version < p[1].version));
+        // A restart whose clock stands an hour behind the kept logs' versions.
+        let mut ahead = window("a", 100..=101);
+        let far = tickwatch_runtime::produce::now_us() + 3_600_000_000;
+        ahead.blocks.get_mut(&101).unwrap().logs[0].version = far;
+        assert!(Versions::above(&ahead).issue() > far, "above the kept logs' versions, whatever the clock");
         assert_eq!(w.tip().unwrap().number, 102);
         assert!(w.extends(&header(103, "b")), "the new fork continues from the ancestor");
     }

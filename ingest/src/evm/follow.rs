@@ -77,6 +77,7 @@ impl Follower {
         let (next, window) = saved.map_or((start, Window::default()), |cp| (cp.next_block, cp.window));
         let filter = pools.filter();
         let range = cfg.max_block_range;
+        let versions = Versions::above(&window);
         Ok(Follower {
             chain,
             cfg,
@@ -90,7 +91,7 @@ impl Follower {
             window,
             next,
             range,
-            versions: Versions::default(),
+            versions,
         })
     }
 

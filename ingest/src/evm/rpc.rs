@@ -83,8 +83,8 @@ impl RpcClient {
         let mut wait = Duration::from_millis(200);
         let mut last = String::new();
         for attempt in 0..self.attempts {
-            let i = self.current.load(Ordering::Relaxed) % self.endpoints.len();
-            let endpoint = &self.endpoints[i];
+            let turn = self.current.load(Ordering::Relaxed);
+            let endpoint = &self.endpoints[turn % self.endpoints.len()];
             self.pace().await;
             match self.try_post(endpoint, method, body).await {
                 Ok(v) => return Ok(v),
@@ -94,7 +94,8 @@ impl RpcClient {
                     tracing::warn!(chain = %self.chain, endpoint, method, attempt, "{why}; trying again");
                     last = format!("{endpoint}: {why}");
                     // The next endpoint, if there is one, takes the next try.
-                    let _ = self.current.compare_exchange(i, i + 1, Ordering::Relaxed, Ordering::Relaxed);
+                    // (Unless a concurrent request has moved on already.)
+                    let _ = self.current.compare_exchange(turn, turn + 1, Ordering::Relaxed, Ordering::Relaxed);
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
