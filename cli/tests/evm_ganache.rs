@@ -19,7 +19,6 @@ use tickwatch_testkit::{free_port, repo_root, unique, ChildGuard};
 
 const CHAIN_ID: u64 = 1_337;
 const CONFIRMATIONS: u64 = 6;
-const SWAP_TOPIC: &str = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822";
 
 struct Node {
     _ganache: ChildGuard,
@@ -94,8 +93,7 @@ impl Node {
 
     /// The pair's Swap logs in blocks `0..=to`, as the node has them now.
     async fn swaps(&self, pair: &str, to: u64) -> BTreeSet<SwapKey> {
-        let filter =
-            json!([{"fromBlock": "0x0", "toBlock": format!("{to:#x}"), "address": pair, "topics": [SWAP_TOPIC]}]);
+        let filter = json!([{"fromBlock": "0x0", "toBlock": format!("{to:#x}"), "address": pair, "topics": [tickwatch_model::V2_SWAP]}]);
         let logs = self.rpc.call("eth_getLogs", filter).await.unwrap();
         let index = |v: &Value| i64::from_str_radix(&v.as_str().unwrap()[2..], 16).unwrap();
         logs.as_array()

@@ -4,15 +4,11 @@
 use super::rpc::{LogFilter, RpcClient, RpcError};
 use std::collections::BTreeMap;
 use tickwatch_model::symbols::{PoolEntry, Symbols};
+use tickwatch_model::{PANCAKE_V3_SWAP, V2_SWAP, V2_SYNC, V3_SWAP};
 
 /// topic0 of the events the transform decodes (Uniswap/PancakeSwap V2 `Swap` and `Sync`,
 /// Uniswap V3 `Swap`, PancakeSwap V3 `Swap`); the `Sync` prices the V2 swap after it.
-pub const TOPIC0: [&str; 4] = [
-    "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822",
-    "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1",
-    "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67",
-    "0x19b47279256b2a23a1665c810c8d55a1758940ee09377d4f8d26497a3577dc83",
-];
+pub const TOPIC0: [&str; 4] = [V2_SWAP, V2_SYNC, V3_SWAP, PANCAKE_V3_SWAP];
 
 /// `token0()`, `token1()` and `decimals()` selectors.
 const TOKEN0: &str = "0x0dfe1681";

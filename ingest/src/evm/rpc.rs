@@ -69,6 +69,11 @@ impl RpcClient {
         }
     }
 
+    /// The endpoint whose turn `turn` is (turns only grow; they go round the list).
+    fn endpoint(&self, turn: usize) -> &str {
+        &self.endpoints[turn % self.endpoints.len()]
+    }
+
     async fn pace(&self) {
         let mut next = self.next_slot.lock().await;
         let now = Instant::now();
@@ -84,7 +89,7 @@ impl RpcClient {
         let mut last = String::new();
         for attempt in 0..self.attempts {
             let turn = self.current.load(Ordering::Relaxed);
-            let endpoint = &self.endpoints[turn % self.endpoints.len()];
+            let endpoint = self.endpoint(turn);
             self.pace().await;
             match self.try_post(endpoint, method, body).await {
                 Ok(v) => return Ok(v),
@@ -151,7 +156,7 @@ impl RpcClient {
     }
 
     fn garbage(&self, method: &str, detail: impl Into<String>) -> RpcError {
-        let endpoint = self.endpoints[self.current.load(Ordering::Relaxed) % self.endpoints.len()].clone();
+        let endpoint = self.endpoint(self.current.load(Ordering::Relaxed)).to_string();
         RpcError::Garbage { endpoint, method: method.into(), detail: detail.into() }
     }
 
@@ -188,8 +193,8 @@ impl RpcClient {
                     .find(|a| a.get("id") == req.get("id"))
                     .ok_or_else(|| self.garbage(METHOD, format!("batch answer without id {}", req["id"])))?;
                 if let Some(err) = item.get("error") {
-                    let endpoint = self.endpoints[self.current.load(Ordering::Relaxed) % self.endpoints.len()].clone();
-                    return Err(match self.judge(&endpoint, METHOD, err) {
+                    let endpoint = self.endpoint(self.current.load(Ordering::Relaxed));
+                    return Err(match self.judge(endpoint, METHOD, err) {
                         Failure::Final(e) => e,
                         Failure::Retry(why) => RpcError::Unreachable { method: METHOD.into(), attempts: 1, last: why },
                     });

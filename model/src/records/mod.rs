@@ -14,7 +14,7 @@ mod trade;
 pub use alert::{Alert, AlertSeverity, AlertState};
 pub use book::{BookUpdate, BookUpdateKind, PriceLevel, RawBookUpdate};
 pub use book_top::BookTop;
-pub use dex::{DexSwap, RawDexLog, SwapStatus};
+pub use dex::{DexSwap, RawDexLog, SwapStatus, PANCAKE_V3_SWAP, V2_SWAP, V2_SYNC, V3_SWAP};
 pub use kline::{Kline, KlineVerification};
 pub use quality::QualityMinute;
 pub use quarantine::QuarantineRecord;

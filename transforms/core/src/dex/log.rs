@@ -8,15 +8,7 @@ use num_bigint::{BigInt, BigUint, Sign};
 use num_traits::ToPrimitive;
 use tickwatch_model::hex::{hex_bytes, to_hex};
 
-/// `Swap(address,uint256,uint256,uint256,uint256,address)`: Uniswap V2 and PancakeSwap V2.
-pub const V2_SWAP: &str = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822";
-/// `Sync(uint112,uint112)`: reserves after the operation, emitted just before its Swap.
-pub const V2_SYNC: &str = "0x1c411e9a96e071241c2f21f7726b17ae89e3cab4c78be50e062b03a9fffbbad1";
-/// `Swap(address,address,int256,int256,uint160,uint128,int24)`: Uniswap V3.
-pub const V3_SWAP: &str = "0xc42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67";
-/// `Swap(address,address,int256,int256,uint160,uint128,int24,uint128,uint128)`: PancakeSwap V3
-/// (two protocol-fee words more than Uniswap V3's, hence another topic0).
-pub const PANCAKE_V3_SWAP: &str = "0x19b47279256b2a23a1665c810c8d55a1758940ee09377d4f8d26497a3577dc83";
+pub use tickwatch_model::{PANCAKE_V3_SWAP, V2_SWAP, V2_SYNC, V3_SWAP};
 
 /// What a pool log says.
 #[derive(Debug, Clone, PartialEq, Eq)]
