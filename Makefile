@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate bench bench-setup up up-offline down
+.PHONY: help setup build wasm transforms test lint fmt stack-up stack-down stack-status migrate bench bench-setup soak up up-offline down
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -64,3 +64,6 @@ bench: bench-setup transforms ## every benchmark, each beside its baseline from 
 	$(CARGO) bench -p tickwatch --bench e2e
 	$(CARGO) bench -p tickwatch-model
 	$(CARGO) bench -p tickwatch-transform-host
+
+soak: transforms ## the one-hour soak: 5 000 trades/s, disconnects, writer killed every 10 minutes
+	$(CARGO) bench -p tickwatch --bench soak

@@ -1,7 +1,8 @@
 //! `tickwatch transform run` with the real `tw-trades.wasm`, the real broker and registry:
-//! raw trades in, exact normalized trades and quarantine records out, and a SIGKILL of the
-//! host in mid-stream that loses nothing (duplicates only as at-least-once repeats of the
-//! same record); the host's metrics read directly and through the stack's Prometheus.
+//! raw trades in, exact normalized trades and quarantine records out, each output partition in
+//! its input partition's order, and a SIGKILL of the host in mid-stream that loses nothing
+//! (duplicates only as at-least-once repeats of the same record); the host's metrics read
+//! directly and through the stack's Prometheus.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -44,6 +45,9 @@ fn reader(prefix: &str) -> BaseConsumer {
         tpl.add_partition_offset(&format!("{prefix}.trades"), p, Offset::Beginning).unwrap();
     }
     tpl.add_partition_offset(&format!("{prefix}.raw.trades.quarantine"), 0, Offset::Beginning).unwrap();
+    for p in 0..3 {
+        tpl.add_partition_offset(&format!("{prefix}.raw.trades"), p, Offset::Beginning).unwrap();
+    }
     c.assign(&tpl).unwrap();
     c
 }
@@ -52,6 +56,10 @@ fn reader(prefix: &str) -> BaseConsumer {
 struct Seen {
     clean: BTreeMap<String, Vec<Vec<u8>>>,
     quarantined: BTreeMap<i64, String>,
+    /// Each raw trade's offset in its partition, and each output partition's trade ids in
+    /// the order they came out.
+    raw_offset: BTreeMap<String, i64>,
+    out_order: BTreeMap<i32, Vec<String>>,
 }
 
 impl Seen {
@@ -60,9 +68,12 @@ impl Seen {
         while Instant::now() < until {
             let Some(Ok(m)) = c.poll(Duration::from_millis(100)) else { continue };
             let (_, datum) = wire::unframe(m.payload().unwrap()).unwrap();
-            if m.topic() == format!("{prefix}.trades") {
+            if m.topic() == format!("{prefix}.raw.trades") {
+                self.raw_offset.insert(RawTrade::from_avro(datum).unwrap().trade_id, m.offset());
+            } else if m.topic() == format!("{prefix}.trades") {
                 let t = Trade::from_avro(datum).unwrap();
                 assert_eq!(m.key(), Some(t.instrument.as_bytes()));
+                self.out_order.entry(m.partition()).or_default().push(t.trade_id.clone());
                 self.clean.entry(t.trade_id.clone()).or_default().push(m.payload().unwrap().to_vec());
             } else {
                 let q = QuarantineRecord::from_avro(datum).unwrap();
@@ -164,6 +175,13 @@ async fn trades_flow_through_the_host_and_a_kill_loses_nothing() {
     assert_eq!(seen.clean.keys().cloned().collect::<BTreeSet<_>>(), good);
     assert_eq!(seen.quarantined.len(), bad);
     assert!(seen.quarantined.values().all(|r| r == "price_not_positive"));
+    // Each output partition keeps its input partition's order: its trades' input offsets
+    // only step back where the second host repeated what the first had not committed.
+    for (partition, ids) in &seen.out_order {
+        let offsets: Vec<i64> = ids.iter().map(|id| seen.raw_offset[id]).collect();
+        let back = offsets.windows(2).filter(|w| w[1] < w[0]).count();
+        assert!(back <= 1, "output partition {partition} steps back {back} times: {offsets:?}");
+    }
     // Repeats are exact copies of the same record (at least once, same key and value).
     for (id, copies) in &seen.clean {
         assert!(copies.windows(2).all(|w| w[0] == w[1]), "{id} has differing copies");

@@ -59,6 +59,33 @@ fn history(venue: &str, market: &impl ws::Protocol, faults: &Faults) -> Arc<Hist
     Arc::new(History::of(venue, market.timeline(), faults.rest_per_second))
 }
 
+fn serve_binance(
+    venue: &str,
+    market: Arc<binance::Market>,
+    (ws_listener, rest_listener): (tokio::net::TcpListener, tokio::net::TcpListener),
+    faults: Arc<Faults>,
+) -> &'static str {
+    let history = history(venue, market.as_ref(), &faults);
+    tokio::spawn(ws::accept_loop(ws_listener, market.clone(), faults));
+    tokio::spawn(binance::serve_rest(rest_listener, market, history));
+    "/stream"
+}
+
+/// Serve a Binance market of trades made as they are played (see
+/// `binance::Market::streaming`) on `ws_addr` and `rest_addr`.
+pub async fn serve_binance_stream(
+    venue: &str,
+    market: binance::Market,
+    ws_addr: &str,
+    rest_addr: &str,
+    faults: Faults,
+) -> Result<Running, FakeError> {
+    let (ws_listener, rest_listener) = (listen(ws_addr).await?, listen(rest_addr).await?);
+    let (ws, rest) = (ws_listener.local_addr().expect("bound"), rest_listener.local_addr().expect("bound"));
+    let path = serve_binance(venue, Arc::new(market), (ws_listener, rest_listener), Arc::new(faults));
+    Ok(Running { ws, rest, ws_url: format!("ws://{ws}{path}") })
+}
+
 /// Serve `venue` (binance, binance-usdm, okx, bybit) from the recording folder `folder` on
 /// `ws_addr` and `rest_addr` (port 0 picks one); runs until the process ends.
 pub async fn serve(
@@ -75,10 +102,7 @@ pub async fn serve(
     let path = match venue {
         "binance" | "binance-usdm" => {
             let market = Arc::new(binance::Market::load(folder, speed)?);
-            let history = history(venue, market.as_ref(), &faults);
-            tokio::spawn(ws::accept_loop(ws_listener, market.clone(), faults));
-            tokio::spawn(binance::serve_rest(rest_listener, market, history));
-            "/stream"
+            serve_binance(venue, market, (ws_listener, rest_listener), faults)
         }
         "okx" => {
             let market = Arc::new(okx::Market::load(folder, speed)?);

@@ -17,8 +17,14 @@ pub struct Recorded {
     pub event_ms: i64,
 }
 
+/// Frames made as they are played: (stream, text, event ms).
+pub type FrameSource = Box<dyn Iterator<Item = (String, String, i64)> + Send>;
+
 pub struct Timeline {
     frames: Vec<Arc<Recorded>>,
+    /// A market too long to hold (a soak's hour) is made frame by frame instead; it has no
+    /// `frames()` to look back on.
+    source: Mutex<Option<FrameSource>>,
     speed: f64,
     tx: broadcast::Sender<Arc<Recorded>>,
     started: Mutex<bool>,
@@ -34,7 +40,14 @@ impl Timeline {
             .map(|(i, (stream, text, event_ms))| Arc::new(Recorded { index: i as u64 + 1, stream, text, event_ms }))
             .collect();
         let (tx, _) = broadcast::channel(1 << 16);
-        Timeline { frames, speed, tx, started: Mutex::new(false) }
+        Timeline { frames, source: Mutex::new(None), speed, tx, started: Mutex::new(false) }
+    }
+
+    /// A timeline that plays `source` as it makes it, holding no frame once sent.
+    pub fn streaming(source: FrameSource, speed: f64) -> Timeline {
+        let mut t = Timeline::new(Vec::new(), speed);
+        t.source = Mutex::new(Some(source));
+        t
     }
 
     /// Every frame, in arrival order.
@@ -74,7 +87,14 @@ impl Timeline {
         // which halved a 1 000-frame-a-second stream. A frame past its time goes at once.
         let begun = tokio::time::Instant::now();
         let (mut previous, mut offset_ms): (Option<i64>, f64) = (None, 0.0);
-        for f in &self.frames {
+        let source = self.source.lock().expect("lock").take();
+        let recorded = self.frames.iter().cloned();
+        let made =
+            source.into_iter().flatten().enumerate().map(|(i, (stream, text, event_ms))| {
+                Arc::new(Recorded { index: i as u64 + 1, stream, text, event_ms })
+            });
+        let mut sent = 0u64;
+        for f in recorded.chain(made) {
             if self.speed > 0.0 {
                 if let Some(p) = previous {
                     offset_ms += (f.event_ms - p).clamp(0, 5_000) as f64 / self.speed;
@@ -87,9 +107,10 @@ impl Timeline {
             } else {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            apply(f);
-            let _ = self.tx.send(f.clone());
+            apply(&f);
+            let _ = self.tx.send(f);
+            sent += 1;
         }
-        tracing::info!(frames = self.frames.len(), "fake venue: recording fully replayed");
+        tracing::info!(frames = sent, "fake venue: recording fully replayed");
     }
 }

@@ -17,6 +17,8 @@ struct Inner {
     msgs: BTreeMap<(String, String, String), u64>,
     reconnects: BTreeMap<(String, String), u64>,
     gaps: BTreeMap<(String, String, String), u64>,
+    trade_gaps: BTreeMap<(String, String), u64>,
+    trades_missed: BTreeMap<(String, String), u64>,
     resyncs: BTreeMap<(String, String), u64>,
     checks: BTreeMap<(String, String, String), u64>,
     garbage: BTreeMap<(String, String), u64>,
@@ -45,6 +47,14 @@ impl IngestMetrics {
 
     pub fn reconnect(&self, venue: &str, reason: &str) {
         bump(&mut self.0.lock().expect("metrics lock").reconnects, (venue.into(), reason.into()));
+    }
+
+    /// A jump in a contiguous trade sequence: `missed` trades never received.
+    pub fn trade_gap(&self, venue: &str, instrument: &str, missed: u64) {
+        let mut m = self.0.lock().expect("metrics lock");
+        let key = (venue.to_string(), instrument.to_string());
+        *m.trade_gaps.entry(key.clone()).or_default() += 1;
+        *m.trades_missed.entry(key).or_default() += missed;
     }
 
     /// A sequence break; `loss` is `exact` or `unknown`.
@@ -117,6 +127,16 @@ impl IngestMetrics {
                 .iter()
                 .map(|((v, i, l), n)| (format!("venue=\"{v}\",instrument=\"{i}\",loss=\"{l}\""), *n))
                 .collect(),
+        );
+        family(
+            "trade_sequence_gaps_total",
+            "Jumps in a venue's contiguous trade sequence (Binance aggregate trade ids), per venue and instrument.",
+            m.trade_gaps.iter().map(|((v, i), n)| (format!("venue=\"{v}\",instrument=\"{i}\""), *n)).collect(),
+        );
+        family(
+            "trades_missed_total",
+            "Trades skipped by those jumps: never received, per venue and instrument.",
+            m.trades_missed.iter().map(|((v, i), n)| (format!("venue=\"{v}\",instrument=\"{i}\""), *n)).collect(),
         );
         family(
             "book_resyncs_total",

@@ -1,6 +1,7 @@
 //! Data-quality minutes (`dq.minute`): per venue, instrument, channel and UTC minute, what the
-//! ingestor saw — messages, sequence gaps and how much they lost (exact, or unknown), trades
-//! repeated or out of order (by the venue's trade sequence), reconnects, resyncs, the longest
+//! ingestor saw — messages, sequence gaps and how much they lost (exact, or unknown: the book's,
+//! and the trades' where the venue's trade ids count every trade), trades repeated or out of
+//! order (by the venue's trade sequence), reconnects, resyncs, the longest
 //! silence and the source-lag P95. A minute is published once it has closed (plus a grace
 //! period), and every configured stream gets its row even when nothing came: a silent minute
 //! is a visible gap. The `quarantined` count is the transforms' (0 here).
@@ -34,8 +35,10 @@ pub struct QualityBook {
     rows: BTreeMap<(i64, String, &'static str), Counters>,
     /// Receive time of the last message per stream (for silences).
     last_seen: HashMap<(String, &'static str), i64>,
-    /// The last trade sequence per instrument (for repeats and disorder).
+    /// The last trade sequence per instrument (for repeats, disorder and, where the venue's
+    /// sequence counts every trade, gaps).
     last_trade: HashMap<String, i64>,
+    contiguous_trades: bool,
     /// Minutes before this one are published.
     flushed_until: i64,
 }
@@ -53,8 +56,15 @@ impl QualityBook {
             rows: BTreeMap::new(),
             last_seen,
             last_trade: HashMap::new(),
+            contiguous_trades: false,
             flushed_until: minute_of(now_ms),
         }
+    }
+
+    /// The venue's trade sequence counts every trade: a jump is a gap of that many trades.
+    pub fn with_contiguous_trades(mut self, yes: bool) -> QualityBook {
+        self.contiguous_trades = yes;
+        self
     }
 
     fn row(&mut self, at_ms: i64, instrument: &str, channel: &'static str) -> &mut Counters {
@@ -62,7 +72,9 @@ impl QualityBook {
         self.rows.entry((minute, instrument.to_string(), channel)).or_default()
     }
 
-    /// A message received at `at_ms`; `trade_seq` for trades with a venue sequence.
+    /// A message received at `at_ms`; `trade_seq` for trades with a venue sequence. Returns
+    /// the trades missed before this one when its sequence jumps (contiguous venues only; a
+    /// trade that comes late into a counted gap is then counted out of order as well).
     pub fn message(
         &mut self,
         at_ms: i64,
@@ -70,16 +82,21 @@ impl QualityBook {
         channel: &'static str,
         lag_ms: i64,
         trade_seq: Option<i64>,
-    ) {
+    ) -> Option<i64> {
         let key = (instrument.to_string(), channel);
         let silence = at_ms - self.last_seen.insert(key, at_ms).unwrap_or(at_ms);
-        let mut repeat = (false, false);
+        let (mut repeat, mut missed) = ((false, false), None);
         if let Some(seq) = trade_seq {
             let last = self.last_trade.entry(instrument.to_string()).or_insert(seq - 1);
             repeat = (seq == *last, seq < *last);
+            missed = (self.contiguous_trades && seq > *last + 1).then_some(seq - *last - 1);
             *last = (*last).max(seq);
         }
         let row = self.row(at_ms, instrument, channel);
+        if let Some(n) = missed {
+            row.gaps += 1;
+            row.lost_exact += n;
+        }
         row.messages += 1;
         row.max_silence_ms = row.max_silence_ms.max(silence);
         row.duplicates += repeat.0 as i64;
@@ -87,6 +104,7 @@ impl QualityBook {
         if row.lags.len() < MAX_SAMPLES {
             row.lags.push(lag_ms);
         }
+        missed
     }
 
     /// A sequence break of the book; `lost` None when the venue's ids do not tell.
@@ -195,5 +213,25 @@ mod tests {
         assert_eq!(rows.len(), 3 * 3, "minutes 1, 2 and the open minute 3 at shutdown");
         assert_eq!(rows[1].lost_messages, Some(2));
         assert_eq!(rows[1].minute_us, (t0 + 60_000) * 1000);
+    }
+
+    #[test]
+    fn a_jump_in_a_contiguous_trade_sequence_is_a_counted_gap() {
+        let t0 = 1_764_000_000_000;
+        let streams = vec![("BTC-USDT".to_string(), "trades")];
+        let mut skipping = QualityBook::new("okx", streams.clone(), t0);
+        let mut counting = QualityBook::new("binance", streams, t0).with_contiguous_trades(true);
+        for q in [&mut skipping, &mut counting] {
+            assert_eq!(q.message(t0 + 1, "BTC-USDT", "trades", 0, Some(100)), None, "the first trade sets the start");
+            assert_eq!(q.message(t0 + 2, "BTC-USDT", "trades", 0, Some(101)), None);
+        }
+        assert_eq!(skipping.message(t0 + 3, "BTC-USDT", "trades", 0, Some(105)), None, "ids that may skip");
+        assert_eq!(counting.message(t0 + 3, "BTC-USDT", "trades", 0, Some(105)), Some(3));
+        assert_eq!(counting.message(t0 + 4, "BTC-USDT", "trades", 0, Some(105)), None, "a repeat is no gap");
+        assert_eq!(counting.message(t0 + 5, "BTC-USDT", "trades", 0, Some(110)), Some(4));
+        let row = &counting.flush(t0 + 120_000, 0)[0];
+        assert_eq!((row.gaps, row.lost_messages, row.duplicates), (2, Some(7), 1));
+        let row = &skipping.flush(t0 + 120_000, 0)[0];
+        assert_eq!((row.gaps, row.lost_messages), (0, Some(0)));
     }
 }

@@ -140,6 +140,28 @@ pub fn settings_with_registry(stack: &Stack, listen_port: u16, topic: &str) -> P
 /// A child process killed (SIGKILL) when dropped.
 pub struct ChildGuard(pub std::process::Child);
 
+/// Run `bin --config <settings> <args>` with its stderr (the log) in
+/// `target/<folder>/<prefix>-<name>.log`.
+pub fn spawn_logged<S: AsRef<std::ffi::OsStr>>(
+    bin: &str,
+    settings: &Path,
+    (folder, prefix, name): (&str, &str, &str),
+    args: &[S],
+) -> ChildGuard {
+    let dir = repo_root().join("target").join(folder);
+    std::fs::create_dir_all(&dir).expect("log folder");
+    let log = std::fs::File::create(dir.join(format!("{prefix}-{name}.log"))).expect("log file");
+    let child = Command::new(bin)
+        .arg("--config")
+        .arg(settings)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin} ({name}) does not start: {e}"));
+    ChildGuard(child)
+}
+
 impl ChildGuard {
     /// SIGTERM, then wait (up to a minute) for the process to finish what it holds and exit.
     pub fn terminate(&mut self) {

@@ -4,7 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 use tickwatch_fakes::faults::Faults;
-use tickwatch_fakes::synthetic::Synthetic;
+use tickwatch_fakes::synthetic::{binance_frame, MarketWalk, Synthetic};
 use tickwatch_fakes::FakeError;
 use tickwatch_runtime::ConfigError;
 
@@ -39,6 +39,12 @@ pub struct FakeVenueArgs {
     /// Book updates per instrument and second, on average.
     #[arg(long, default_value_t = 10.0)]
     synthetic_depth: f64,
+    /// Make the synthetic market as it plays instead of writing it out first, so that a
+    /// market too long to hold (a soak's hour) takes no memory; with --synthetic-seconds 0
+    /// it never ends. Binance and Binance USD-M trades only (--synthetic-depth 0): no books
+    /// and no REST k-lines.
+    #[arg(long)]
+    synthetic_stream: bool,
     #[arg(long, default_value = "127.0.0.1:0")]
     ws_listen: String,
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -89,6 +95,9 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
         lifetime: (args.lifetime_ms > 0).then(|| Duration::from_millis(args.lifetime_ms)),
         rest_per_second: args.rest_limit,
     };
+    if args.synthetic_stream {
+        return serve_stream(&args, faults).await;
+    }
     let recording = match (args.synthetic_seed, &args.recording) {
         (Some(seed), _) => {
             let market = Synthetic {
@@ -130,8 +139,51 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
             }
             other => other?,
         };
-    // One line a test or a script can read the addresses from.
+    if args.synthetic_seed.is_some() {
+        // Loaded: the folder was only the way in.
+        let _ = std::fs::remove_dir_all(&recording);
+    }
+    announce(&running).await
+}
+
+/// One line a test or a script can read the addresses from; then serve until told to stop.
+async fn announce(running: &tickwatch_fakes::Running) -> anyhow::Result<()> {
     println!("ws_url={} rest_url=http://{}", running.ws_url, running.rest);
     super::shutdown_signal().await;
     Ok(())
+}
+
+/// `--synthetic-stream`: the seeded market made frame by frame as it plays.
+async fn serve_stream(args: &FakeVenueArgs, faults: Faults) -> anyhow::Result<()> {
+    let fix = "--synthetic-stream serves Binance or Binance USD-M trades: use --venue binance or binance-usdm, --synthetic-seed and --synthetic-depth 0";
+    let seed = match args.synthetic_seed {
+        Some(seed) if args.venue.starts_with("binance") && args.synthetic_depth == 0.0 => seed,
+        _ => return Err(ConfigError::field(std::path::Path::new("command line"), "--synthetic-stream", fix).into()),
+    };
+    let market = Synthetic {
+        seed,
+        instruments: args.synthetic_instruments,
+        seconds: args.synthetic_seconds,
+        trades_per_second: args.synthetic_trades,
+        depth_per_second: 0.0,
+    };
+    let symbols: Vec<String> = (0..args.synthetic_instruments).map(|i| format!("SYN{i}USDT")).collect();
+    let start_ms = if args.synthetic_from_now {
+        tickwatch_runtime::produce::now_us() / 1000
+    } else {
+        tickwatch_fakes::synthetic::START_MS
+    };
+    let usdm = args.venue == "binance-usdm";
+    let frames = {
+        let symbols = symbols.clone();
+        MarketWalk::new(&market, start_ms, args.synthetic_seconds == 0).map(move |e| {
+            let (stream, text) = binance_frame(usdm, &symbols, &e);
+            (stream, text, e.ms())
+        })
+    };
+    let m = tickwatch_fakes::binance::Market::streaming(&symbols, Box::new(frames), args.speed);
+    let running =
+        tickwatch_fakes::serve_binance_stream(&args.venue, m, &args.ws_listen, &args.rest_listen, faults).await?;
+    tracing::info!(first = %symbols[0], instruments = symbols.len(), "synthetic market made as it plays");
+    announce(&running).await
 }

@@ -209,16 +209,5 @@ pub fn spawn<S: AsRef<std::ffi::OsStr>>(
     name: &str,
     args: &[S],
 ) -> ChildGuard {
-    let dir = tickwatch_testkit::repo_root().join("target/test-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = std::fs::File::create(dir.join(format!("{prefix}-{name}.log"))).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tickwatch"))
-        .arg("--config")
-        .arg(settings)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    ChildGuard(child)
+    tickwatch_testkit::spawn_logged(env!("CARGO_BIN_EXE_tickwatch"), settings, ("test-logs", prefix, name), args)
 }

@@ -2,7 +2,7 @@
 //! book, which starts from its recorded REST snapshot and follows the depth frames sent, so
 //! that the REST depth endpoint always answers with a snapshot consistent with the stream.
 
-use crate::timeline::{Recorded, Timeline};
+use crate::timeline::{FrameSource, Recorded, Timeline};
 use crate::ws::{Protocol, Request};
 use crate::FakeError;
 use serde::Deserialize;
@@ -60,6 +60,18 @@ impl Market {
             exchange_info: std::fs::read_to_string(folder.join("rest_exchangeInfo.json")).ok(),
             books: Mutex::new(books),
         })
+    }
+
+    /// A market of trades only, made as it is played (`Timeline::streaming`): it holds no
+    /// frame, and has no books and no trade history for the REST k-lines.
+    pub fn streaming(symbols: &[String], source: FrameSource, speed: f64) -> Market {
+        let listed: Vec<_> = symbols.iter().map(|s| serde_json::json!({"symbol": s})).collect();
+        Market {
+            timeline: Arc::new(Timeline::streaming(source, speed)),
+            diffs: Vec::new(),
+            exchange_info: Some(serde_json::json!({ "symbols": listed }).to_string()),
+            books: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The current book of `symbol` as the REST depth endpoint answers it.

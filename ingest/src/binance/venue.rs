@@ -75,6 +75,11 @@ impl Venue for Binance {
         100
     }
 
+    /// Aggregate trade ids count the symbol's aggregate trades one by one.
+    fn contiguous_trade_ids(&self) -> bool {
+        true
+    }
+
     fn subscribe(&self, streams: &[Stream], id: u64) -> String {
         let params: Vec<&str> = streams.iter().map(|s| s.arg.as_str()).collect();
         serde_json::json!({"method": "SUBSCRIBE", "params": params, "id": id}).to_string()

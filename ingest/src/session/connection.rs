@@ -81,7 +81,9 @@ pub async fn run<V: Venue>(
         .collect();
     rows.sort();
     rows.dedup();
-    let quality = std::sync::Mutex::new(QualityBook::new(&cfg.venue, rows, now_ms()));
+    let quality = std::sync::Mutex::new(
+        QualityBook::new(&cfg.venue, rows, now_ms()).with_contiguous_trades(venue.contiguous_trade_ids()),
+    );
     let garbage_kinds = Default::default();
     let shared = Arc::new(Shared { venue, cfg, publisher, metrics, quality, garbage_kinds, http });
     check_listed(&shared).await?;
@@ -363,7 +365,12 @@ async fn on_read<V: Venue>(
                     RawRecord::Trade(t) => t.sequence,
                     _ => None,
                 };
-                shared.quality.lock().expect("quality lock").message(received, canonical, r.channel(), lag, seq);
+                let missed =
+                    shared.quality.lock().expect("quality lock").message(received, canonical, r.channel(), lag, seq);
+                if let Some(n) = missed {
+                    shared.metrics.trade_gap(&c.venue, canonical, n as u64);
+                    tracing::warn!(venue = %c.venue, instrument = canonical, missed = n, next = seq, "trade sequence jumped: trades missed (counted in dq.minute and trade_sequence_gaps_total)");
+                }
                 shared.publisher.publish(r).await;
             }
         }

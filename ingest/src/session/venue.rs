@@ -86,6 +86,11 @@ pub trait Venue: Send + Sync + 'static {
     /// symbols one of them holds.
     fn instruments_paths(&self, cfg: &ConnectorConfig) -> Vec<String>;
     fn listed_symbols(&self, body: &[u8]) -> Result<Vec<String>, String>;
+    /// Whether the trade sequence counts every trade one by one, so that a jump in it is
+    /// trades missed (Binance's aggregate trade ids); false where ids may skip.
+    fn contiguous_trade_ids(&self) -> bool {
+        false
+    }
 }
 
 /// One connection's state.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tickwatch_runtime::broker::{self, ReliableProducer};
+use tickwatch_runtime::broker::{self, OwnedRecord, ReliableProducer};
 use tickwatch_runtime::settings::BrokerSettings;
 use tickwatch_runtime::trace::{self, Span, SpanKind, TRACEPARENT};
 
@@ -159,28 +159,25 @@ pub fn run(
             stats.process_micros.fetch_add(in_vm.as_micros() as u64, Ordering::Relaxed);
             stats.batch_seconds.observe(in_vm);
             stats.batches.fetch_add(1, Ordering::Relaxed);
-            // Produce everything, then wait for every acknowledgement.
-            runtime.block_on(async {
-                let mut set = tokio::task::JoinSet::new();
-                for o in outputs {
-                    let producer = producer.clone();
-                    let topic = cfg.outputs[o.output].clone();
-                    let part = partition % partitions_of[o.output];
+            // Enqueue everything in order, then wait for every acknowledgement: each output
+            // partition gets the records in the order the module wrote them.
+            let records: Vec<OwnedRecord> = outputs
+                .into_iter()
+                .map(|o| {
                     if let Some(c) = stats.records_out.get(o.output) {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
-                    set.spawn(async move {
-                        let p = o.payload;
-                        producer
-                            .send_with_headers(&topic, Some(part), p.key.as_deref(), p.value.as_deref(), &p.headers)
-                            .await
-                    });
-                }
-                while let Some(done) = set.join_next().await {
-                    done.expect("send task does not panic")?;
-                }
-                Ok::<(), broker::BrokerError>(())
-            })?;
+                    OwnedRecord {
+                        topic: cfg.outputs[o.output].clone(),
+                        partition: Some(partition % partitions_of[o.output]),
+                        key: o.payload.key,
+                        payload: o.payload.value,
+                        headers: o.payload.headers,
+                        timestamp_ms: None,
+                    }
+                })
+                .collect();
+            runtime.block_on(producer.send_in_order(&records))?;
             let acked_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
             for ts in timestamps.into_iter().filter(|ts| *ts >= 0) {
                 stats.record_delay_seconds.observe(Duration::from_millis(acked_ms.saturating_sub(ts).max(0) as u64));

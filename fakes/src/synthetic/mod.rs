@@ -10,6 +10,9 @@ use std::path::Path;
 use tickwatch_ingest::book::{Level, OrderBook};
 use tickwatch_ingest::okx::checksum::checksum;
 
+mod walk;
+pub use walk::MarketWalk;
+
 #[derive(Debug, Clone)]
 pub struct Synthetic {
     pub seed: u64,
@@ -48,6 +51,15 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Its event time, ms.
+    pub fn ms(&self) -> i64 {
+        match self {
+            Event::Trade { ms, .. } | Event::Depth { ms, .. } => *ms,
+        }
+    }
+}
+
 /// Where each instrument starts: its book, 20 levels a side, 0.01 apart.
 pub struct Start {
     pub bids: Vec<[String; 2]>,
@@ -69,48 +81,8 @@ impl Synthetic {
 
     /// The same market starting at `start_ms` (e.g. now, for a live-looking offline run).
     pub fn events_from(&self, start_ms: i64) -> (Vec<Start>, Vec<Event>) {
-        let mut rng = fastrand::Rng::with_seed(self.seed);
-        let mut mids: Vec<i64> = (0..self.instruments).map(|i| 10_000 + 137 * i as i64).collect();
-        let starts = mids
-            .iter()
-            .map(|m| Start {
-                bids: (1..=20).map(|k| [cents(m - k), format!("{}", 1 + (m + k) % 50)]).collect(),
-                asks: (1..=20).map(|k| [cents(m + k), format!("{}", 1 + (m * k) % 50)]).collect(),
-            })
-            .collect();
-        let (mut trade_ids, mut book_ids) = (vec![0i64; self.instruments], vec![0i64; self.instruments]);
-        let mut events = Vec::new();
-        // 1 ms steps; each instrument trades and changes its book at the configured rates.
-        let (p_trade, p_depth) = (self.trades_per_second / 1000.0, self.depth_per_second / 1000.0);
-        for step in 0..self.seconds as i64 * 1000 {
-            let ms = start_ms + step;
-            for inst in 0..self.instruments {
-                if rng.f64() < p_trade {
-                    if rng.u8(..10) == 0 {
-                        mids[inst] += if rng.bool() { 1 } else { -1 };
-                    }
-                    let buy = rng.bool();
-                    let px = if buy { mids[inst] + 1 } else { mids[inst] - 1 };
-                    trade_ids[inst] += 1;
-                    let qty = format!("{}.{:03}", rng.u32(0..5), rng.u32(1..1000));
-                    events.push(Event::Trade { inst, ms, id: trade_ids[inst], px: cents(px), qty, buy });
-                }
-                if rng.f64() < p_depth {
-                    let (n_bids, n_asks) = (rng.usize(1..=3), rng.usize(1..=3));
-                    let mid = mids[inst];
-                    let mut level = |side: i64| {
-                        let px = mid + side * rng.i64(1..=20);
-                        let size = if rng.u8(..4) == 0 { "0".to_string() } else { format!("{}", rng.u32(1..80)) };
-                        [cents(px), size]
-                    };
-                    let bids = (0..n_bids).map(|_| level(-1)).collect();
-                    let asks = (0..n_asks).map(|_| level(1)).collect();
-                    book_ids[inst] += 1;
-                    events.push(Event::Depth { inst, ms, id: book_ids[inst], bids, asks });
-                }
-            }
-        }
-        (starts, events)
+        let walk = MarketWalk::new(self, start_ms, false);
+        (walk.starts(), walk.collect())
     }
 
     /// Write the market as a recording folder of `venue` (binance, binance-usdm, okx,
@@ -173,32 +145,38 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 pub fn binance(usdm: bool, symbols: &[String], events: &[Event]) -> String {
     let mut out = String::new();
     for e in events {
-        let _ = match e {
-            Event::Trade { inst, ms, id, px, qty, buy } => {
-                let s = &symbols[*inst];
-                writeln!(
-                    out,
-                    r#"{{"stream":"{}@aggTrade","data":{{"e":"aggTrade","E":{ms},"s":"{s}","a":{id},"p":"{px}","q":"{qty}","f":{id},"l":{id},"T":{ms},"m":{},"M":true}}}}"#,
-                    s.to_lowercase(),
-                    !buy
-                )
-            }
-            Event::Depth { inst, ms, id, bids, asks } => {
-                let s = &symbols[*inst];
-                let futures = if usdm { format!(r#""T":{ms},"#) } else { String::new() };
-                let pu = if usdm { format!(r#""pu":{},"#, id - 1) } else { String::new() };
-                writeln!(
-                    out,
-                    r#"{{"stream":"{}@depth@100ms","data":{{"e":"depthUpdate","E":{ms},{futures}"s":"{s}","U":{},"u":{id},{pu}"b":{},"a":{}}}}}"#,
-                    s.to_lowercase(),
-                    id - 1,
-                    json(bids),
-                    json(asks)
-                )
-            }
-        };
+        out.push_str(&binance_frame(usdm, symbols, e).1);
+        out.push('\n');
     }
     out
+}
+
+/// One event as a Binance combined-stream frame: (stream name, frame text).
+pub fn binance_frame(usdm: bool, symbols: &[String], e: &Event) -> (String, String) {
+    match e {
+        Event::Trade { inst, ms, id, px, qty, buy } => {
+            let s = &symbols[*inst];
+            let stream = format!("{}@aggTrade", s.to_lowercase());
+            let text = format!(
+                r#"{{"stream":"{stream}","data":{{"e":"aggTrade","E":{ms},"s":"{s}","a":{id},"p":"{px}","q":"{qty}","f":{id},"l":{id},"T":{ms},"m":{},"M":true}}}}"#,
+                !buy
+            );
+            (stream, text)
+        }
+        Event::Depth { inst, ms, id, bids, asks } => {
+            let s = &symbols[*inst];
+            let stream = format!("{}@depth@100ms", s.to_lowercase());
+            let futures = if usdm { format!(r#""T":{ms},"#) } else { String::new() };
+            let pu = if usdm { format!(r#""pu":{},"#, id - 1) } else { String::new() };
+            let text = format!(
+                r#"{{"stream":"{stream}","data":{{"e":"depthUpdate","E":{ms},{futures}"s":"{s}","U":{},"u":{id},{pu}"b":{},"a":{}}}}}"#,
+                id - 1,
+                json(bids),
+                json(asks)
+            );
+            (stream, text)
+        }
+    }
 }
 
 fn levels(raw: &[[String; 2]]) -> Vec<Level> {

@@ -1,0 +1,257 @@
+//! What the end-to-end benchmark and the soak share: the pipeline of real processes over the
+//! local stack (the fake Binance's synthetic market → `tickwatch ingest` → `tw-trades.wasm`
+//! in `tickwatch transform run` → `tickwatch sink clickhouse`), each stage's CPU and memory
+//! from /proc, and one-value ClickHouse queries.
+// Each benchmark includes this module and uses a part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tickwatch_runtime::broker::{self, TopicSpec};
+use tickwatch_runtime::clickhouse::ClickHouse;
+use tickwatch_runtime::Settings;
+use tickwatch_testkit::servers::settings_with_clickhouse;
+use tickwatch_testkit::{spawn_logged, stack, unique, ChildGuard};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
+/// Trades a second of one synthetic instrument at most (its market steps a millisecond at a
+/// time); a rate takes as many instruments as it needs at 800 a second each.
+const PER_INSTRUMENT: f64 = 800.0;
+const TOPICS: [&str; 7] =
+    ["raw.trades", "raw.depth", "raw.reference", "dq.minute", "signals", "trades", "raw.trades.quarantine"];
+
+/// What the pipeline is asked to carry.
+pub struct Plan<'a> {
+    /// Trades a second, all instruments together.
+    pub rate: u64,
+    /// Seconds of market.
+    pub seconds: u64,
+    /// More `tickwatch fake-venue` arguments (faults, `--synthetic-stream`).
+    pub fake_args: &'a [&'a str],
+    /// Topics the ClickHouse writer takes (without the prefix).
+    pub sink_topics: &'a [&'a str],
+    /// The writer's `batch_ms`; None keeps the shipped default.
+    pub batch_ms: Option<u64>,
+}
+
+/// The running stages, in data order.
+pub struct Pipeline {
+    pub prefix: String,
+    /// The market's instruments (SYN0USDT..) and each one's trades a second.
+    pub instruments: usize,
+    pub per_instrument: f64,
+    database: String,
+    settings: PathBuf,
+    sinks: PathBuf,
+    pub ch: ClickHouse,
+    pub ingest: ChildGuard,
+    pub host: ChildGuard,
+    pub writer: ChildGuard,
+    _fake: ChildGuard,
+}
+
+impl Pipeline {
+    /// A fresh database and topics, then the writer and the transform host, and (once they
+    /// have joined their groups) the fake venue and the ingestor, whose subscription opens
+    /// the market.
+    pub async fn start(name: &str, plan: &Plan<'_>, wasm: &Path) -> Pipeline {
+        let s = stack();
+        let prefix = unique(name);
+        let database = prefix.replace('-', "_");
+        let settings = settings_with_clickhouse(s, &s.settings.clickhouse.url, &database);
+        let ok = Command::new(BIN).arg("--config").arg(&settings).arg("migrate").status().expect("migrate runs");
+        assert!(ok.success(), "migrate");
+        let specs: Vec<TopicSpec> = TOPICS
+            .iter()
+            .map(|t| TopicSpec { name: format!("{prefix}.{t}"), partitions: 1, replication: 1, configs: vec![] })
+            .collect();
+        broker::create_topics(&s.broker(), &specs).await.expect("topics");
+        let p = format!("{prefix}.");
+        let n = ((plan.rate as f64 / PER_INSTRUMENT).ceil() as usize).max(4);
+        let per_instrument = plan.rate as f64 / n as f64;
+        // The instruments SYN0USDT.. as the ingestor (its symbols file) and the transform
+        // (TW_SYMBOLS) know them.
+        let aliases: Vec<String> = (0..n)
+            .map(|i| format!("{{venue: binance, symbol: SYN{i}USDT, instrument: SYN{i}-USDT, price_precision: 2, size_precision: 3}}"))
+            .collect();
+        let symbols_yaml = format!("aliases: [{}]", aliases.join(", "));
+        let symbols = std::env::temp_dir().join(format!("{prefix}-symbols.yaml"));
+        std::fs::write(&symbols, &symbols_yaml).expect("symbols file");
+        let text = std::fs::read_to_string(&settings).expect("settings");
+        let text = text.replace(&s.settings.files.symbols.display().to_string(), &symbols.display().to_string());
+        std::fs::write(&settings, text).expect("settings");
+
+        let sinks = std::env::temp_dir().join(format!("{prefix}-sinks.yaml"));
+        let batch = plan.batch_ms.map(|ms| format!(", batch_ms: {ms}")).unwrap_or_default();
+        std::fs::write(&sinks, format!("clickhouse: {{topics: [{}]{batch}}}\n", plan.sink_topics.join(", ")))
+            .expect("sinks file");
+        let writer = spawn_writer(&settings, &prefix, &sinks, 0);
+        let m = "--metrics-listen=127.0.0.1:0";
+        let mut host_args = words(&format!(
+            "transform run --wasm {} --input {p}raw.trades --output {p}trades --output {p}raw.trades.quarantine --group {p}t {m}",
+            wasm.display()
+        ));
+        host_args.extend(["--env".to_string(), format!("TW_SYMBOLS={symbols_yaml}")]);
+        let host = spawn(&settings, &prefix, "transform", &host_args);
+        // Let the consumers join before the market opens with the first subscription.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+
+        let (n_text, seconds, trades) = (n.to_string(), plan.seconds.to_string(), per_instrument.to_string());
+        let mut fake_args = vec![
+            "--synthetic-seed",
+            "7",
+            "--synthetic-instruments",
+            &n_text,
+            "--synthetic-from-now",
+            "--synthetic-seconds",
+            &seconds,
+            "--synthetic-trades",
+            &trades,
+            "--synthetic-depth",
+            "0",
+        ];
+        fake_args.extend(plan.fake_args);
+        let (fake, ws, rest) = fake_venue(&fake_args);
+        let exchanges = std::env::temp_dir().join(format!("{prefix}-exchanges.yaml"));
+        let instruments: Vec<String> = (0..n).map(|i| format!("SYN{i}-USDT")).collect();
+        let instruments = instruments.join(", ");
+        std::fs::write(
+            &exchanges,
+            format!(
+                "venues:\n  binance:\n    ws_url: {ws}\n    rest_url: {rest}\n    channels: [trades]\n    \
+                 instruments: [{instruments}]\n    snapshot_depth: 100\n    snapshot_check_period: 5m\n    max_streams_per_connection: 200\n    subscribe_per_second: 10\n    \
+                 reconnect: {{initial_backoff: 50ms, max_backoff: 500ms, jitter: 0.2}}\n    rotate_after: 23h\n    \
+                 stall_after: 10m\n"
+            ),
+        )
+        .expect("exchanges file");
+        let ingest = spawn(
+            &settings,
+            &prefix,
+            "ingest",
+            &words(&format!("ingest --venue binance --exchanges {} --topic-prefix {p} {m}", exchanges.display())),
+        );
+        let ch = ClickHouse::new(&Settings::load(&settings).expect("settings").clickhouse);
+        Pipeline {
+            prefix,
+            instruments: n,
+            per_instrument,
+            database,
+            settings,
+            sinks,
+            ch,
+            ingest,
+            host,
+            writer,
+            _fake: fake,
+        }
+    }
+
+    /// Kill the writer without warning (what it held is read again from its last committed
+    /// offsets) and start the `nth` new one.
+    pub fn crash_writer(&mut self, nth: usize) {
+        let _ = self.writer.0.kill();
+        let _ = self.writer.0.wait();
+        self.writer = spawn_writer(&self.settings, &self.prefix, &self.sinks, nth);
+    }
+
+    /// The stages as (name, process).
+    pub fn stages(&self) -> [(&'static str, &ChildGuard); 3] {
+        [("ingest", &self.ingest), ("transform", &self.host), ("writer", &self.writer)]
+    }
+
+    pub async fn scalar(&self, sql: &str) -> f64 {
+        let rows = self.ch.query_rows(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let v = &rows[0]["v"];
+        v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(f64::NAN)
+    }
+
+    /// Wait until `count_sql` (a `v` column) reaches `at_least` or stops moving for
+    /// `still`; returns the last count.
+    pub async fn settle(&self, count_sql: &str, still: Duration) -> u64 {
+        let (mut last, mut moved) = (0, std::time::Instant::now());
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let n = self.scalar(count_sql).await as u64;
+            if n != last {
+                (last, moved) = (n, std::time::Instant::now());
+            }
+            let wait = if n == 0 { still.max(Duration::from_secs(60)) } else { still };
+            if moved.elapsed() > wait {
+                return last;
+            }
+        }
+    }
+
+    /// Stop every stage and drop the database.
+    pub async fn finish(self) {
+        let database = self.database.clone();
+        let ch = self.ch.clone();
+        drop(self);
+        let _ = ch.execute(&format!("DROP DATABASE IF EXISTS `{database}`")).await;
+    }
+}
+
+fn spawn_writer(settings: &Path, prefix: &str, sinks: &Path, nth: usize) -> ChildGuard {
+    let p = format!("{prefix}.");
+    let args = words(&format!(
+        "sink clickhouse --sinks {} --topic-prefix {p} --group {p}w --metrics-listen=127.0.0.1:0",
+        sinks.display()
+    ));
+    spawn(settings, prefix, &format!("writer{nth}"), &args)
+}
+
+fn fake_venue(args: &[&str]) -> (ChildGuard, String, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child: Child = Command::new(BIN)
+        .args(["fake-venue", "--venue", "binance"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the fake venue starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("its first line");
+    let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).expect("its URLs").to_string();
+    let (ws, rest) = (field("ws_url="), field("rest_url="));
+    (ChildGuard(child), ws, rest)
+}
+
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
+/// A stage's process; its log goes to target/bench-logs/<prefix>-<name>.log.
+fn spawn(settings: &Path, prefix: &str, name: &str, args: &[String]) -> ChildGuard {
+    spawn_logged(BIN, settings, ("bench-logs", prefix, name), args)
+}
+
+/// User and system CPU seconds of a process so far (from /proc).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / clock_ticks()
+}
+
+/// The kernel's clock ticks a second (`getconf CLK_TCK`; 100 on Linux everywhere in practice).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A process's resident memory, MB: now (`VmRSS`) or its peak so far (`VmHWM`).
+pub fn memory_mb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
