@@ -44,6 +44,8 @@ pub(super) struct Shared<V: Venue> {
     quality: std::sync::Mutex<QualityBook>,
     /// Garbage kinds already logged at WARN.
     garbage_kinds: std::sync::Mutex<std::collections::HashSet<GarbageKind>>,
+    /// Instruments whose trade-id jump was already logged at WARN.
+    trade_gap_warned: std::sync::Mutex<std::collections::HashSet<String>>,
     pub(super) http: reqwest::Client,
 }
 
@@ -84,8 +86,8 @@ pub async fn run<V: Venue>(
     let quality = std::sync::Mutex::new(
         QualityBook::new(&cfg.venue, rows, now_ms()).with_contiguous_trades(venue.contiguous_trade_ids()),
     );
-    let garbage_kinds = Default::default();
-    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, quality, garbage_kinds, http });
+    let (garbage_kinds, trade_gap_warned) = Default::default();
+    let shared = Arc::new(Shared { venue, cfg, publisher, metrics, quality, garbage_kinds, trade_gap_warned, http });
     check_listed(&shared).await?;
     let per = shared.cfg.max_streams_per_connection.max(1);
     let mut tasks = tokio::task::JoinSet::new();
@@ -369,7 +371,13 @@ async fn on_read<V: Venue>(
                     shared.quality.lock().expect("quality lock").message(received, canonical, r.channel(), lag, seq);
                 if let Some(n) = missed {
                     shared.metrics.trade_gap(&c.venue, canonical, n as u64);
-                    tracing::warn!(venue = %c.venue, instrument = canonical, missed = n, next = seq, "trade sequence jumped: trades missed (counted in dq.minute and trade_sequence_gaps_total)");
+                    // The first jump of each instrument at WARN, the rest at DEBUG: a
+                    // reconnect of hundreds of instruments would otherwise log hundreds of lines.
+                    if shared.trade_gap_warned.lock().expect("gap lock").insert(canonical.to_string()) {
+                        tracing::warn!(venue = %c.venue, instrument = canonical, missed = n, next = seq, "trade sequence jumped: trades missed (each jump is counted in dq.minute and trades_missed_total; the next ones of this instrument are logged at debug)");
+                    } else {
+                        tracing::debug!(venue = %c.venue, instrument = canonical, missed = n, next = seq, "trade sequence jumped");
+                    }
                 }
                 shared.publisher.publish(r).await;
             }
