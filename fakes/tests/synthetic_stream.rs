@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tickwatch_fakes::binance::Market;
 use tickwatch_fakes::faults::Faults;
-use tickwatch_fakes::synthetic::{binance, binance_frame, Event, MarketWalk, Synthetic, START_MS};
+use tickwatch_fakes::synthetic::{binance, binance_frames, Event, MarketWalk, Synthetic, START_MS};
 use tokio_tungstenite::tungstenite::Message;
 
 fn market() -> (Synthetic, Vec<String>) {
@@ -22,14 +22,8 @@ async fn a_streamed_market_plays_the_frames_of_the_written_one() {
     let written = binance(false, &symbols, &m.events_from(START_MS).1);
     let written: Vec<&str> = written.lines().collect();
     assert!(written.len() > 1000, "{} frames", written.len());
-    let frames = {
-        let symbols = symbols.clone();
-        MarketWalk::new(&m, START_MS, false).map(move |e| {
-            let (stream, text) = binance_frame(false, &symbols, &e);
-            (stream, text, e.ms())
-        })
-    };
-    let served = Market::streaming(&symbols, Box::new(frames), 10.0);
+    let frames = binance_frames(MarketWalk::new(&m, START_MS, false), false, symbols.clone());
+    let served = Market::streaming(&symbols, frames, 10.0);
     let running =
         tickwatch_fakes::serve_binance_stream("binance", served, "127.0.0.1:0", "127.0.0.1:0", Faults::default())
             .await

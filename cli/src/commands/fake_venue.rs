@@ -4,7 +4,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 use tickwatch_fakes::faults::Faults;
-use tickwatch_fakes::synthetic::{binance_frame, MarketWalk, Synthetic};
+use tickwatch_fakes::synthetic::{binance_frames, MarketWalk, Synthetic};
 use tickwatch_fakes::FakeError;
 use tickwatch_runtime::ConfigError;
 
@@ -116,12 +116,7 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
                 } else {
                     args.synthetic_symbols.clone()
                 };
-                let start_ms = if args.synthetic_from_now {
-                    tickwatch_runtime::produce::now_us() / 1000
-                } else {
-                    tickwatch_fakes::synthetic::START_MS
-                };
-                market.write_as(&args.venue, &dir, &symbols, start_ms)?;
+                market.write_as(&args.venue, &dir, &symbols, start_ms(&args))?;
                 symbols
             };
             tracing::info!(folder = %dir.display(), first = %symbols[0], instruments = symbols.len(), "synthetic market written");
@@ -146,6 +141,15 @@ pub async fn run(args: FakeVenueArgs) -> anyhow::Result<()> {
     announce(&running).await
 }
 
+/// When the synthetic market starts: now with --synthetic-from-now, else the fixed start.
+fn start_ms(args: &FakeVenueArgs) -> i64 {
+    if args.synthetic_from_now {
+        tickwatch_runtime::produce::now_us() / 1000
+    } else {
+        tickwatch_fakes::synthetic::START_MS
+    }
+}
+
 /// One line a test or a script can read the addresses from; then serve until told to stop.
 async fn announce(running: &tickwatch_fakes::Running) -> anyhow::Result<()> {
     println!("ws_url={} rest_url=http://{}", running.ws_url, running.rest);
@@ -168,20 +172,9 @@ async fn serve_stream(args: &FakeVenueArgs, faults: Faults) -> anyhow::Result<()
         depth_per_second: 0.0,
     };
     let symbols: Vec<String> = (0..args.synthetic_instruments).map(|i| format!("SYN{i}USDT")).collect();
-    let start_ms = if args.synthetic_from_now {
-        tickwatch_runtime::produce::now_us() / 1000
-    } else {
-        tickwatch_fakes::synthetic::START_MS
-    };
-    let usdm = args.venue == "binance-usdm";
-    let frames = {
-        let symbols = symbols.clone();
-        MarketWalk::new(&market, start_ms, args.synthetic_seconds == 0).map(move |e| {
-            let (stream, text) = binance_frame(usdm, &symbols, &e);
-            (stream, text, e.ms())
-        })
-    };
-    let m = tickwatch_fakes::binance::Market::streaming(&symbols, Box::new(frames), args.speed);
+    let walk = MarketWalk::new(&market, start_ms(args), args.synthetic_seconds == 0);
+    let frames = binance_frames(walk, args.venue == "binance-usdm", symbols.clone());
+    let m = tickwatch_fakes::binance::Market::streaming(&symbols, frames, args.speed);
     let running =
         tickwatch_fakes::serve_binance_stream(&args.venue, m, &args.ws_listen, &args.rest_listen, faults).await?;
     tracing::info!(first = %symbols[0], instruments = symbols.len(), "synthetic market made as it plays");

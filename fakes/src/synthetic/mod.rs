@@ -151,6 +151,14 @@ pub fn binance(usdm: bool, symbols: &[String], events: &[Event]) -> String {
     out
 }
 
+/// A market walk as the Binance frames a streaming timeline plays.
+pub fn binance_frames(walk: MarketWalk, usdm: bool, symbols: Vec<String>) -> crate::timeline::FrameSource {
+    Box::new(walk.map(move |e| {
+        let (stream, text) = binance_frame(usdm, &symbols, &e);
+        (stream, text, e.ms())
+    }))
+}
+
 /// One event as a Binance combined-stream frame: (stream name, frame text).
 pub fn binance_frame(usdm: bool, symbols: &[String], e: &Event) -> (String, String) {
     match e {
