@@ -47,7 +47,14 @@ fn main() {
 async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64, wasm: &std::path::Path) {
     let disconnect_after = (rate * disconnect_every).to_string();
     let fake_args = ["--synthetic-stream", "--disconnect-after", &disconnect_after];
-    let plan = Plan { rate, seconds, fake_args: &fake_args, sink_topics: &["trades", "dq.minute"], batch_ms: None };
+    let plan = Plan {
+        rate,
+        seconds,
+        fake_args: &fake_args,
+        sink_topics: &["trades", "dq.minute"],
+        batch_ms: None,
+        fetch_wait_ms: None,
+    };
     let mut pipe = Pipeline::start("soak", &plan, wasm).await;
     println!(
         "Soak: {seconds} s at {rate} trades/s over {} instruments, a disconnect every {disconnect_every} s, the writer killed every {restart_every} s (logs: target/bench-logs/{}-*.log)",

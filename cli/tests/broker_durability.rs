@@ -45,6 +45,7 @@ async fn acknowledged_records_survive_a_broker_kill() {
         bootstrap: format!("127.0.0.1:{port}"),
         flavor: BrokerFlavor::Tansu,
         client_id: "durability".into(),
+        fetch_wait_ms: 500,
     };
     let topic = "durable".to_string();
 

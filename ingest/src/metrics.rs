@@ -88,8 +88,15 @@ impl IngestMetrics {
         bump(&mut self.0.lock().expect("metrics lock").silences, (venue.into(), instrument.into(), channel.into()));
     }
 
-    pub fn published(&self, topic: &str) {
-        bump(&mut self.0.lock().expect("metrics lock").published, topic.into());
+    /// `n` records of `topic` were acknowledged by the broker.
+    pub fn published(&self, topic: &str, n: u64) {
+        let mut m = self.0.lock().expect("metrics lock");
+        match m.published.get_mut(topic) {
+            Some(count) => *count += n,
+            None => {
+                m.published.insert(topic.to_string(), n);
+            }
+        }
     }
 
     pub fn publish_error(&self) {

@@ -7,6 +7,7 @@ pub mod clickhouse;
 pub mod config_error;
 pub mod decoder;
 pub mod hot_book;
+pub mod memory;
 pub mod metrics;
 pub mod outage;
 pub mod produce;

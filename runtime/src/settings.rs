@@ -32,6 +32,10 @@ pub struct BrokerSettings {
     pub flavor: BrokerFlavor,
     #[serde(default = "default_client_id")]
     pub client_id: String,
+    /// How long the broker may hold a consumer's fetch that finds nothing new
+    /// (librdkafka `fetch.wait.max.ms`).
+    #[serde(default = "default_fetch_wait_ms")]
+    pub fetch_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,6 +195,16 @@ impl Default for FileSettings {
             chains: default_chains_file(),
         }
     }
+}
+
+/// librdkafka's own default. Redpanda and Kafka answer as soon as records arrive, so it costs
+/// no latency there. Tansu holds every fetch for the whole wait, but it also answers nothing
+/// when reading the partition takes longer than the wait, and its memory storage lists every
+/// batch ever written to a partition on each read: with 20 ms, a consumer of a partition
+/// holding some 20 000 batches (minutes at a few thousand records a second) got empty
+/// answers forever.
+fn default_fetch_wait_ms() -> u64 {
+    500
 }
 
 fn default_client_id() -> String {

@@ -6,6 +6,7 @@
 
 pub mod evm;
 pub mod market;
+pub mod process;
 pub mod produce;
 pub mod prometheus;
 pub mod servers;
@@ -45,6 +46,7 @@ impl Stack {
             bootstrap: self.noida_bootstrap.clone(),
             flavor: BrokerFlavor::Noida,
             client_id: "tickwatch-test".into(),
+            fetch_wait_ms: 500,
         }
     }
 

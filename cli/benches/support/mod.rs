@@ -14,6 +14,8 @@ use tickwatch_runtime::Settings;
 use tickwatch_testkit::servers::settings_with_clickhouse;
 use tickwatch_testkit::{spawn_logged, stack, unique, ChildGuard};
 
+pub use tickwatch_testkit::process::{cpu_seconds, memory_mb};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
 /// Trades a second of one synthetic instrument at most (its market steps a millisecond at a
 /// time); a rate takes as many instruments as it needs at 800 a second each.
@@ -33,6 +35,8 @@ pub struct Plan<'a> {
     pub sink_topics: &'a [&'a str],
     /// The writer's `batch_ms`; None keeps the shipped default.
     pub batch_ms: Option<u64>,
+    /// The consumers' `broker.fetch_wait_ms`; None keeps the stack's setting.
+    pub fetch_wait_ms: Option<u64>,
 }
 
 /// The running stages, in data order.
@@ -79,7 +83,17 @@ impl Pipeline {
         let symbols = std::env::temp_dir().join(format!("{prefix}-symbols.yaml"));
         std::fs::write(&symbols, &symbols_yaml).expect("symbols file");
         let text = std::fs::read_to_string(&settings).expect("settings");
-        let text = text.replace(&s.settings.files.symbols.display().to_string(), &symbols.display().to_string());
+        let mut text = text.replace(&s.settings.files.symbols.display().to_string(), &symbols.display().to_string());
+        if let Some(ms) = plan.fetch_wait_ms {
+            let set = format!("fetch_wait_ms: {ms}");
+            text = match text.find("fetch_wait_ms:") {
+                Some(at) => {
+                    let end = text[at..].find('\n').map_or(text.len(), |e| at + e);
+                    format!("{}{set}{}", &text[..at], &text[end..])
+                }
+                None => text.replacen("broker:\n", &format!("broker:\n  {set}\n"), 1),
+            };
+        }
         std::fs::write(&settings, text).expect("settings");
 
         let sinks = std::env::temp_dir().join(format!("{prefix}-sinks.yaml"));
@@ -225,33 +239,4 @@ fn words(line: &str) -> Vec<String> {
 /// A stage's process; its log goes to target/bench-logs/<prefix>-<name>.log.
 fn spawn(settings: &Path, prefix: &str, name: &str, args: &[String]) -> ChildGuard {
     spawn_logged(BIN, settings, ("bench-logs", prefix, name), args)
-}
-
-/// User and system CPU seconds of a process so far (from /proc).
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / clock_ticks()
-}
-
-/// The kernel's clock ticks a second (`getconf CLK_TCK`; 100 on Linux everywhere in practice).
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// A process's resident memory, MB: now (`VmRSS`) or its peak so far (`VmHWM`).
-pub fn memory_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }

@@ -73,6 +73,6 @@ impl DexPublisher {
                 }
             })
             .collect();
-        self.producer.send_in_order(&records).await.map_err(|e| DexPublishError::Broker(e.to_string()))
+        self.producer.send_in_order(&records).await.map(|_| ()).map_err(|e| DexPublishError::Broker(e.to_string()))
     }
 }

@@ -92,11 +92,8 @@ pub fn consumer_config(settings: &BrokerSettings, group: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "10000")
-        // A broker may hold an empty fetch for this long even after records arrive (Tansu
-        // does; Redpanda answers at once): librdkafka's 500 ms default added up to half a
-        // second per consumer hop to the end-to-end latency. An idle consumer asks 50 times a
-        // second instead of twice.
-        .set("fetch.wait.max.ms", "20")
+        // See `BrokerSettings::fetch_wait_ms` for why it is a setting.
+        .set("fetch.wait.max.ms", settings.fetch_wait_ms.to_string())
         .set(
             "isolation.level",
             if settings.flavor.read_committed_hides_aborted() { "read_committed" } else { "read_uncommitted" },
@@ -256,8 +253,16 @@ mod tests {
         assert!(BrokerFlavor::Noida.offsets_for_times_uses_record_time());
         assert!(!BrokerFlavor::Noida.evicts_dead_group_members());
         assert!(BrokerFlavor::Redpanda.read_committed_hides_aborted());
-        let s = BrokerSettings { bootstrap: "127.0.0.1:1".into(), flavor: BrokerFlavor::Tansu, client_id: "t".into() };
+        let s = BrokerSettings {
+            bootstrap: "127.0.0.1:1".into(),
+            flavor: BrokerFlavor::Tansu,
+            client_id: "t".into(),
+            fetch_wait_ms: 500,
+        };
         assert_eq!(consumer_config(&s, "g").get("isolation.level"), Some("read_uncommitted"));
         assert_eq!(producer_config(&s).get("enable.idempotence"), Some("true"));
+        assert_eq!(consumer_config(&s, "g").get("fetch.wait.max.ms"), Some("500"));
+        let quick = BrokerSettings { fetch_wait_ms: 20, ..s };
+        assert_eq!(consumer_config(&quick, "g").get("fetch.wait.max.ms"), Some("20"));
     }
 }

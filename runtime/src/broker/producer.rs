@@ -98,8 +98,10 @@ impl ReliableProducer {
     /// enqueued before any acknowledgement is awaited (the idempotent producer keeps the
     /// order of what it was handed), and after a failure everything from the first failed
     /// record on is sent again, in order. Concurrent single sends would race to enqueue.
-    pub async fn send_in_order(&self, records: &[OwnedRecord]) -> Result<(), BrokerError> {
-        let (mut from, mut attempt) = (0, 0);
+    /// Returns the index of the first record that had to be sent again, if any (from there
+    /// on, records may have reached the broker twice or after later ones).
+    pub async fn send_in_order(&self, records: &[OwnedRecord]) -> Result<Option<usize>, BrokerError> {
+        let (mut from, mut attempt, mut first_resent) = (0, 0, None::<usize>);
         while from < records.len() {
             let producer = self.current();
             let mut deliveries = Vec::with_capacity(records.len() - from);
@@ -136,14 +138,15 @@ impl ReliableProducer {
                 }
             }
             match failed {
-                None => return Ok(()),
+                None => return Ok(first_resent),
                 Some((first, source)) => {
                     self.after_failure(&producer, &records[first].topic, source, &mut attempt).await?;
                     from = first;
+                    first_resent = Some(first_resent.map_or(first, |f| f.min(first)));
                 }
             }
         }
-        Ok(())
+        Ok(first_resent)
     }
 
     /// What a refused send leads to: the error once the attempts are spent; otherwise a new

@@ -114,7 +114,13 @@ impl<H: HotTable> TableBatch for Pending<H> {
     }
 
     fn clear(&mut self) {
+        // A batch of the backlog a restarted writer catches up on is far larger than the ones
+        // after it: its room is given back rather than kept for the life of the process.
+        let keep = self.records.len().max(1024);
         self.records.clear();
+        if self.records.capacity() > 4 * keep {
+            self.records.shrink_to(keep);
+        }
     }
 }
 

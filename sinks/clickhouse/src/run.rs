@@ -66,6 +66,10 @@ struct Waiting {
     traced: Vec<Span>,
 }
 
+/// After an insert of at least this many rows, freed memory is handed back to the system
+/// (the rows of a large batch are freed, but the allocator would keep their pages).
+const RELEASE_AFTER_ROWS: usize = 10_000;
+
 /// Most traced records timed per batch (a sample is all a trace needs).
 const TRACED_PER_BATCH: usize = 1024;
 
@@ -191,6 +195,9 @@ fn flush(
         span.end();
     }
     waiting.positions.clear();
+    if waiting.rows >= RELEASE_AFTER_ROWS {
+        tickwatch_runtime::memory::release_free();
+    }
     waiting.rows = 0;
     waiting.since = None;
     Ok(true)

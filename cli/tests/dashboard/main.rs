@@ -8,260 +8,32 @@
 //! empty and error states must say what is missing or what the API refused. The screenshot is
 //! kept in `target/dashboard.png`.
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+mod data;
+mod support;
+
+use data::*;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tickwatch_model::{
-    Alert, AlertSeverity, AlertState, AvroRecord, Decimal, InstrumentKind, QualityMinute, ReferencePrice, TakerSide,
-    Trade,
-};
-use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::*;
+use tickwatch_model::{Alert, AvroRecord, QualityMinute, ReferencePrice, Trade};
+use tickwatch_runtime::broker::ReliableProducer;
 use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::registry_client::RegistryClient;
-use tickwatch_runtime::topics::Topics;
 use tickwatch_runtime::Settings;
 use tickwatch_testkit::servers::settings_with_clickhouse;
 use tickwatch_testkit::webdriver::{png_stats, Browser};
-use tickwatch_testkit::{free_port, repo_root, stack, unique, wait_http, ChildGuard};
+use tickwatch_testkit::{free_port, repo_root, stack, unique, wait_http};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
-const S: i64 = 1_000_000;
-const INSTRUMENT: &str = "BTC-USDT-PERP";
+pub const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
+pub const S: i64 = 1_000_000;
+pub const INSTRUMENT: &str = "BTC-USDT-PERP";
 /// (venue, venue symbol) as config/symbols.yaml lists them.
-const VENUES: [(&str, &str); 2] = [("binance-usdm", "BTCUSDT"), ("okx", "BTC-USDT-SWAP")];
+pub const VENUES: [(&str, &str); 2] = [("binance-usdm", "BTCUSDT"), ("okx", "BTC-USDT-SWAP")];
 /// Eight minutes of trades, one per venue every 250 ms.
-const MINUTES: i64 = 8;
-const STEPS: i64 = MINUTES * 240;
-
-fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
-}
-
-/// `cents` as a decimal with two places.
-fn price(cents: i64) -> Decimal {
-    format!("{}.{:02}", cents / 100, cents % 100).parse().unwrap()
-}
-
-/// Both venues trading from `t0`: a random walk around 64 000, okx 1 to 4 bps above.
-fn trades(t0: i64) -> Vec<Trade> {
-    let mut rng = fastrand::Rng::with_seed(7);
-    let mut cents: i64 = 6_400_000;
-    let mut out = Vec::new();
-    for step in 0..STEPS {
-        cents += rng.i64(-900..=900);
-        let t = t0 + step * 250_000;
-        for (i, (venue, symbol)) in VENUES.iter().enumerate() {
-            let premium = if i == 1 { cents * (10 + step % 30) / 100_000 } else { 0 };
-            out.push(Trade {
-                venue: venue.to_string(),
-                instrument: INSTRUMENT.into(),
-                base: "BTC".into(),
-                quote: "USDT".into(),
-                kind: InstrumentKind::Perp,
-                expiry_us: None,
-                venue_symbol: symbol.to_string(),
-                trade_id: format!("{}", 1_000_000 + step),
-                price: price(cents + premium + rng.i64(-200..=200)),
-                size: format!("0.{:03}", rng.u32(1..1_000)).parse().unwrap(),
-                taker_side: if rng.bool() { TakerSide::Buy } else { TakerSide::Sell },
-                event_time_us: t + i as i64 * 1_000,
-                receive_time_us: t + 6_000,
-                source_lag_ms: 5,
-                sequence: None,
-            });
-        }
-    }
-    out
-}
-
-/// okx's mark and index every second, the mark 5 to 25 bps above the index.
-fn references(t0: i64) -> Vec<ReferencePrice> {
-    (0..MINUTES * 60)
-        .map(|s| {
-            let index = 6_400_000 + (s % 50) * 100;
-            let mark = index + index * (5 + s % 21) / 10_000;
-            ReferencePrice {
-                venue: "okx".into(),
-                instrument: INSTRUMENT.into(),
-                base: "BTC".into(),
-                quote: "USDT".into(),
-                kind: InstrumentKind::Perp,
-                expiry_us: None,
-                venue_symbol: "BTC-USDT-SWAP".into(),
-                mark_price: Some(price(mark)),
-                index_price: Some(price(index)),
-                funding_rate: Some("0.0001".parse().unwrap()),
-                next_funding_time_us: None,
-                event_time_us: t0 + s * S + 500_000,
-                receive_time_us: t0 + s * S + 505_000,
-                source_lag_ms: 5,
-            }
-        })
-        .collect()
-}
-
-/// The ingestors' minute figures: 240 trades a minute each; okx reconnected once and lost
-/// a few messages in its fourth minute.
-fn quality(t0: i64) -> Vec<QualityMinute> {
-    let mut out = Vec::new();
-    for m in 0..MINUTES {
-        for (venue, _) in VENUES {
-            let bad = venue == "okx" && m == 3;
-            out.push(QualityMinute {
-                venue: venue.into(),
-                instrument: INSTRUMENT.into(),
-                channel: "trades".into(),
-                minute_us: t0 + m * 60 * S,
-                messages: 240,
-                gaps: i64::from(bad),
-                lost_messages: Some(if bad { 3 } else { 0 }),
-                out_of_order: 0,
-                duplicates: 0,
-                reconnects: i64::from(bad),
-                resyncs: 0,
-                quarantined: 0,
-                max_silence_ms: if bad { 1_800 } else { 250 },
-                source_lag_p95_ms: Some(if venue == "okx" { 9.0 } else { 6.0 }),
-            });
-        }
-    }
-    out
-}
-
-fn alert(rule: &str, t0: i64) -> Alert {
-    Alert {
-        fingerprint: format!("{rule}-okx-{INSTRUMENT}"),
-        rule: rule.into(),
-        severity: AlertSeverity::P2,
-        state: AlertState::Firing,
-        venue: Some("okx".into()),
-        instrument: Some(INSTRUMENT.into()),
-        value: Some(24.0),
-        threshold: Some(20.0),
-        summary: format!("divergence(okx, {INSTRUMENT}) 24 bps > 20 bps for 30s"),
-        labels: [("venue".to_string(), "okx".to_string()), ("instrument".to_string(), INSTRUMENT.to_string())].into(),
-        started_at_us: t0 + 5 * 60 * S,
-        emitted_at_us: t0 + 5 * 60 * S + 30 * S,
-    }
-}
-
-/// Produce `recs` in order to partition 0 (healing Tansu's fenced producers).
-async fn send<T: AvroRecord>(
-    producer: &mut ReliableProducer,
-    topic: &str,
-    id: u32,
-    key: impl Fn(&T) -> String,
-    recs: &[T],
-) {
-    tickwatch_testkit::produce::send_records(producer, topic, id, key, recs).await;
-}
-
-/// Every declared topic under `prefix`, one partition each, visible in the metadata.
-async fn create_topics(prefix: &str) {
-    let declared = Topics::load(&repo_root().join("config/topics.yaml")).unwrap();
-    let specs: Vec<TopicSpec> = declared
-        .0
-        .iter()
-        .filter(|t| !t.name.starts_with('_'))
-        .map(|t| TopicSpec { name: format!("{prefix}.{}", t.name), partitions: 1, replication: 1, configs: vec![] })
-        .collect();
-    broker::create_topics(&stack().broker(), &specs).await.unwrap();
-    let c: BaseConsumer = broker::client_config(&stack().broker()).create().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for spec in &specs {
-        while c
-            .fetch_metadata(Some(&spec.name), Duration::from_secs(5))
-            .map_or(true, |m| m.topics()[0].partitions().is_empty())
-        {
-            assert!(Instant::now() < deadline, "topic {} never showed up", spec.name);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
-
-fn log_path(prefix: &str, name: &str) -> PathBuf {
-    let dir = repo_root().join("target/test-logs");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{prefix}-{name}.log"))
-}
-
-/// `tickwatch --config <settings> <args>`, its log in target/test-logs/<prefix>-<name>.log.
-fn spawn(settings: &std::path::Path, prefix: &str, name: &str, args: &[&str]) -> ChildGuard {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path(prefix, name)).unwrap();
-    let child = Command::new(BIN)
-        .arg("--config")
-        .arg(settings)
-        .args(args)
-        .current_dir(repo_root())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap_or_else(|e| panic!("tickwatch {args:?}: {e}"));
-    ChildGuard(child)
-}
-
-/// A 64-bit integer, quoted or not (ClickHouse's JSON quotes them).
-fn int(v: &Value) -> i64 {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(-1)
-}
-
-async fn count(ch: &ClickHouse, sql: &str) -> i64 {
-    match ch.query_rows(sql).await {
-        Ok(rows) => rows.first().map_or(0, |r| int(&r["n"])),
-        Err(_) => 0,
-    }
-}
-
-/// Every item of a list endpoint; a paged one (history) is read page by page, following
-/// `next_cursor`, as the dashboard reads it.
-async fn api_items(http: &reqwest::Client, base: &str, path: &str, query: &[(&str, String)]) -> Vec<Value> {
-    let paged = ["/api/v1/klines", "/api/v1/spreads", "/api/v1/divergence"].contains(&path);
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut q: Vec<(&str, String)> = query.to_vec();
-        if paged {
-            q.push(("limit", "5000".into()));
-        }
-        if let Some(c) = &cursor {
-            q.push(("cursor", c.clone()));
-        }
-        let resp = http.get(format!("{base}{path}")).query(&q).send().await.unwrap();
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap();
-        assert!(status.is_success(), "{path} {q:?}: {status} {body}");
-        items.extend(body["items"].as_array().cloned().unwrap_or_default());
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return items,
-        }
-    }
-}
-
-/// What the page shows of each panel, for failure messages.
-const PAGE_STATE: &str = "return {
-    status: document.getElementById('status').textContent,
-    ready: document.body.dataset.ready || null,
-    charts: ['klines', 'spreads', 'divergence'].map((n) => {
-        const c = document.getElementById('chart-' + n);
-        return [n, c.dataset.state, c.dataset.points, c.dataset.series];
-    }),
-    tables: ['alerts', 'quality'].map((n) => {
-        const t = document.getElementById('table-' + n);
-        return [n, t.dataset.state, t.dataset.rows];
-    }),
-    messages: [...document.querySelectorAll('.message:not([hidden])')].map((m) => m.id + ': ' + m.textContent),
-    url: location.href,
-};";
-
-async fn page_state(browser: &Browser) -> String {
-    let state = browser.execute(PAGE_STATE, vec![]).await.map(|v| v.to_string()).unwrap_or_else(|e| e.to_string());
-    let console = browser.console().await;
-    format!("page: {state}\nconsole: {console:#?}")
-}
+pub const MINUTES: i64 = 8;
+pub const STEPS: i64 = MINUTES * 240;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_draws_the_stacks_data_in_headless_chromium() {
