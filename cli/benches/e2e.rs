@@ -10,7 +10,9 @@
 //! `TW_E2E_RATES=1000,50000,600000` and `TW_E2E_SECONDS=20` (the last of three or more rates
 //! is a burst of a quarter of the time) choose the runs; `TW_E2E_BATCH_MS` sets the writer's
 //! `batch_ms` (default: the shipped 1000) and `TW_E2E_FETCH_WAIT_MS` the consumers'
-//! `broker.fetch_wait_ms` (default: the stack's, 500).
+//! `broker.fetch_wait_ms` (default: the stack's, 500). Beside the stages, the CPU of the
+//! fake venue, the broker and ClickHouse (they share the cores), and after the table each
+//! run's P50 second by second: a latency that climbs is a queue growing.
 
 mod support;
 
@@ -36,17 +38,34 @@ fn main() {
         batch_ms.map_or("1000, the default".to_string(), |ms| ms.to_string()),
         fetch_wait_ms.map_or("of the stack".to_string(), |ms| ms.to_string())
     );
-    println!("| rate asked | seconds | rows | rate reached | P50 ms | P95 ms | P99 ms | ingest CPU / peak MB | transform | writer |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| rate asked | seconds | rows | rate reached | P50 ms | P95 ms | P99 ms | ingest CPU / peak MB | transform | writer | CPU of fake venue, broker, ClickHouse |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut over_time = Vec::new();
     for (i, rate) in rates.iter().enumerate() {
         let secs = if i + 1 == rates.len() && rates.len() > 2 { (seconds / 4).max(2) } else { seconds };
         let plan =
             Plan { rate: *rate, seconds: secs, fake_args: &[], sink_topics: &["trades"], batch_ms, fetch_wait_ms };
         let r = rt.block_on(run(&plan, &wasm));
         println!(
-            "| {rate} | {secs} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} |",
-            r.rows, r.reached, r.p50, r.p95, r.p99, r.stages[0], r.stages[1], r.stages[2]
+            "| {rate} | {secs} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} |",
+            r.rows,
+            r.reached,
+            r.p50,
+            r.p95,
+            r.p99,
+            r.stages[0],
+            r.stages[1],
+            r.stages[2],
+            r.neighbours.join(", ")
         );
+        over_time.push((*rate, r.p50_by_second));
+    }
+    // A latency that climbs through the run is a queue growing: the rate is past what the
+    // pipeline carries. A flat one is the pipeline's own delay.
+    println!("\nP50 latency (ms) of the trades received in each second of the run:");
+    for (rate, by_second) in over_time {
+        let text: Vec<String> = by_second.iter().map(|ms| format!("{ms:.0}")).collect();
+        println!("  {rate} msgs/s: {}", text.join(" "));
     }
 }
 
@@ -57,12 +76,15 @@ struct Outcome {
     p95: f64,
     p99: f64,
     stages: Vec<String>,
+    neighbours: Vec<String>,
+    p50_by_second: Vec<f64>,
 }
 
 async fn run(plan: &Plan<'_>, wasm: &Path) -> Outcome {
     let pipe = Pipeline::start("e2e", plan, wasm).await;
     let started = Instant::now();
     let cpu_before: Vec<f64> = pipe.stages().iter().map(|(_, c)| cpu_seconds(c.0.id())).collect();
+    let neighbours_before: Vec<f64> = pipe.neighbours().iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
     // Until the table holds every trade of the market: it stops growing once played.
     tokio::time::sleep(Duration::from_secs(plan.seconds + 3)).await;
     let rows = pipe.settle("SELECT count() AS v FROM trades", Duration::from_secs(5)).await;
@@ -76,6 +98,12 @@ async fn run(plan: &Plan<'_>, wasm: &Path) -> Outcome {
             let pid = c.0.id();
             format!("{:.0} % / {:.0}", 100.0 * (cpu_seconds(pid) - before) / wall, memory_mb(pid, "VmHWM"))
         })
+        .collect();
+    let neighbours: Vec<String> = pipe
+        .neighbours()
+        .iter()
+        .zip(&neighbours_before)
+        .map(|((name, pid), before)| format!("{name} {:.0} %", 100.0 * (cpu_seconds(*pid) - before) / wall))
         .collect();
     let q = |level: f64| {
         format!(
@@ -92,6 +120,13 @@ async fn run(plan: &Plan<'_>, wasm: &Path) -> Outcome {
         p95: pipe.scalar(&q(0.95)).await,
         p99: pipe.scalar(&q(0.99)).await,
         stages,
+        neighbours,
+        p50_by_second: pipe
+            .column(
+                "SELECT quantileExact(0.5)(dateDiff('microsecond', receive_time, inserted_at)) / 1000 AS v FROM trades \
+                 GROUP BY toStartOfSecond(receive_time) AS s ORDER BY s",
+            )
+            .await,
     };
     pipe.finish().await;
     outcome

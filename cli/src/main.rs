@@ -131,6 +131,8 @@ fn main() -> ExitCode {
         // Not async, and it must own the whole process: the engine exits it when done.
         return commands::chdb::run(args);
     }
+    // Every stage runs for days: what a burst allocated goes back to the system.
+    tickwatch_runtime::memory::release_free_every(tickwatch_runtime::memory::RELEASE_PERIOD);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
     let outcome = runtime.block_on(run(cli));
     // The last spans of a stopping stage still reach the collector.

@@ -55,6 +55,14 @@ impl Stack {
         vec![self.broker(), self.noida()]
     }
 
+    /// The process id of one of the stack's servers (`broker`, `clickhouse`, ...), from the
+    /// pid file `scripts/stack.sh` keeps; `None` when it is not running.
+    pub fn server_pid(&self, name: &str) -> Option<u32> {
+        let text = std::fs::read_to_string(self.dir.join("run").join(format!("{name}.pid"))).ok()?;
+        let pid: u32 = text.trim().parse().ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    }
+
     pub fn var(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }

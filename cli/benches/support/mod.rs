@@ -52,7 +52,7 @@ pub struct Pipeline {
     pub ingest: ChildGuard,
     pub host: ChildGuard,
     pub writer: ChildGuard,
-    _fake: ChildGuard,
+    fake: ChildGuard,
 }
 
 impl Pipeline {
@@ -147,19 +147,7 @@ impl Pipeline {
             &words(&format!("ingest --venue binance --exchanges {} --topic-prefix {p} {m}", exchanges.display())),
         );
         let ch = ClickHouse::new(&Settings::load(&settings).expect("settings").clickhouse);
-        Pipeline {
-            prefix,
-            instruments: n,
-            per_instrument,
-            database,
-            settings,
-            sinks,
-            ch,
-            ingest,
-            host,
-            writer,
-            _fake: fake,
-        }
+        Pipeline { prefix, instruments: n, per_instrument, database, settings, sinks, ch, ingest, host, writer, fake }
     }
 
     /// Kill the writer without warning (what it held is read again from its last committed
@@ -170,15 +158,30 @@ impl Pipeline {
         self.writer = spawn_writer(&self.settings, &self.prefix, &self.sinks, nth);
     }
 
+    /// What shares the machine with the stages: the fake venue and the stack's broker and
+    /// ClickHouse, as (name, process id).
+    pub fn neighbours(&self) -> Vec<(&'static str, u32)> {
+        let s = stack();
+        let mut all = vec![("fake venue", self.fake.0.id())];
+        all.extend(["broker", "clickhouse"].into_iter().filter_map(|n| s.server_pid(n).map(|pid| (n, pid))));
+        all
+    }
+
     /// The stages as (name, process).
     pub fn stages(&self) -> [(&'static str, &ChildGuard); 3] {
         [("ingest", &self.ingest), ("transform", &self.host), ("writer", &self.writer)]
     }
 
     pub async fn scalar(&self, sql: &str) -> f64 {
+        self.column(sql).await.first().copied().unwrap_or(f64::NAN)
+    }
+
+    /// The `v` column of every row `sql` returns.
+    pub async fn column(&self, sql: &str) -> Vec<f64> {
         let rows = self.ch.query_rows(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-        let v = &rows[0]["v"];
-        v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or(f64::NAN)
+        rows.iter()
+            .map(|r| r["v"].as_f64().or_else(|| r["v"].as_str().and_then(|s| s.parse().ok())).unwrap_or(f64::NAN))
+            .collect()
     }
 
     /// Wait until `count_sql` (a `v` column) reaches `at_least` or stops moving for

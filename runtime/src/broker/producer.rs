@@ -24,6 +24,15 @@ pub struct OwnedRecord {
     pub timestamp_ms: Option<i64>,
 }
 
+/// Records handed to the producer in order whose acknowledgements are still to be awaited
+/// ([`ReliableProducer::enqueue_in_order`]).
+pub struct InOrderSend {
+    client: Arc<FutureProducer>,
+    /// The index of the first record these deliveries are for.
+    from: usize,
+    deliveries: Vec<rdkafka::producer::DeliveryFuture>,
+}
+
 /// An idempotent producer that survives its own fatal errors.
 ///
 /// librdkafka makes an idempotent producer unusable after a fatal error. Tansu was seen
@@ -101,32 +110,58 @@ impl ReliableProducer {
     /// Returns the index of the first record that had to be sent again, if any (from there
     /// on, records may have reached the broker twice or after later ones).
     pub async fn send_in_order(&self, records: &[OwnedRecord]) -> Result<Option<usize>, BrokerError> {
-        let (mut from, mut attempt, mut first_resent) = (0, 0, None::<usize>);
-        while from < records.len() {
-            let producer = self.current();
-            let mut deliveries = Vec::with_capacity(records.len() - from);
-            for r in &records[from..] {
-                let mut record = future_record(
-                    &r.topic,
-                    r.partition,
-                    r.key.as_deref(),
-                    r.payload.as_deref(),
-                    &r.headers,
-                    r.timestamp_ms,
-                );
-                loop {
-                    match producer.send_result(record) {
-                        Ok(delivery) => break deliveries.push(delivery),
-                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                            record = back;
-                            tokio::time::sleep(Duration::from_millis(5)).await;
-                        }
-                        Err((source, _)) => return Err(BrokerError::Produce { topic: r.topic.clone(), source }),
+        let pending = self.enqueue_in_order(records).await?;
+        self.acknowledged_in_order(pending, records).await
+    }
+
+    /// The first half of [`ReliableProducer::send_in_order`]: hand every record to the
+    /// producer, in order, without waiting for the broker. The caller may work on while
+    /// they travel, then passes the same `records` to
+    /// [`ReliableProducer::acknowledged_in_order`]. Nothing may be enqueued for the same
+    /// partitions in between, or a resend after a failure would land behind it.
+    pub async fn enqueue_in_order(&self, records: &[OwnedRecord]) -> Result<InOrderSend, BrokerError> {
+        self.enqueue_from(records, 0).await
+    }
+
+    async fn enqueue_from(&self, records: &[OwnedRecord], from: usize) -> Result<InOrderSend, BrokerError> {
+        let client = self.current();
+        let mut deliveries = Vec::with_capacity(records.len() - from);
+        for r in &records[from..] {
+            let mut record = future_record(
+                &r.topic,
+                r.partition,
+                r.key.as_deref(),
+                r.payload.as_deref(),
+                &r.headers,
+                r.timestamp_ms,
+            );
+            loop {
+                match client.send_result(record) {
+                    Ok(delivery) => break deliveries.push(delivery),
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
+                    Err((source, _)) => return Err(BrokerError::Produce { topic: r.topic.clone(), source }),
                 }
             }
+        }
+        Ok(InOrderSend { client, from, deliveries })
+    }
+
+    /// The second half of [`ReliableProducer::send_in_order`]: wait for every
+    /// acknowledgement of `sent` (enqueued from `records`); after a failure, everything from
+    /// the first failed record on is sent again, in order. Returns the index of the first
+    /// record sent again, if any.
+    pub async fn acknowledged_in_order(
+        &self,
+        mut sent: InOrderSend,
+        records: &[OwnedRecord],
+    ) -> Result<Option<usize>, BrokerError> {
+        let (mut attempt, mut first_resent) = (0, None::<usize>);
+        loop {
             let mut failed = None;
-            for (i, delivery) in deliveries.into_iter().enumerate() {
+            for (i, delivery) in std::mem::take(&mut sent.deliveries).into_iter().enumerate() {
                 // A dropped delivery report (the producer went away) counts as a failure.
                 let outcome = match delivery.await {
                     Ok(Ok(_)) => Ok(()),
@@ -134,19 +169,14 @@ impl ReliableProducer {
                     Err(_) => Err(KafkaError::Canceled),
                 };
                 if let (Err(source), None) = (outcome, &failed) {
-                    failed = Some((from + i, source));
+                    failed = Some((sent.from + i, source));
                 }
             }
-            match failed {
-                None => return Ok(first_resent),
-                Some((first, source)) => {
-                    self.after_failure(&producer, &records[first].topic, source, &mut attempt).await?;
-                    from = first;
-                    first_resent = Some(first_resent.map_or(first, |f| f.min(first)));
-                }
-            }
+            let Some((first, source)) = failed else { return Ok(first_resent) };
+            self.after_failure(&sent.client, &records[first].topic, source, &mut attempt).await?;
+            first_resent = Some(first_resent.map_or(first, |f| f.min(first)));
+            sent = self.enqueue_from(records, first).await?;
         }
-        Ok(first_resent)
     }
 
     /// What a refused send leads to: the error once the attempts are spent; otherwise a new

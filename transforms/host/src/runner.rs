@@ -13,9 +13,8 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tickwatch_runtime::broker::{self, OwnedRecord, ReliableProducer};
+use tickwatch_runtime::broker::{self, InOrderSend, OwnedRecord, ReliableProducer};
 use tickwatch_runtime::settings::BrokerSettings;
 use tickwatch_runtime::trace::{self, Span, SpanKind, TRACEPARENT};
 
@@ -80,7 +79,112 @@ fn trace_record<M: Message>(msg: &M, headers: &mut [(Vec<u8>, Option<Vec<u8>>)],
     Some(span)
 }
 
+/// One partition's batch, gathered from the consumer, with the spans of its traced records.
+#[derive(Default)]
+struct Gathered {
+    records: Vec<InRecord>,
+    spans: Vec<Span>,
+}
+
+/// Poll up to `batch_max` records, or until `linger` has passed once one came; waits
+/// `first_wait` for the first.
+fn gather(
+    consumer: &BaseConsumer,
+    cfg: &RunnerConfig,
+    first_wait: Duration,
+) -> Result<BTreeMap<i32, Gathered>, RunnerError> {
+    let mut by_partition: BTreeMap<i32, Gathered> = BTreeMap::new();
+    let deadline = Instant::now() + cfg.linger;
+    let mut n = 0;
+    while n < cfg.batch_max {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(msg) = consumer.poll(if n == 0 { first_wait } else { left }) else {
+            if n > 0 || Instant::now() >= deadline {
+                break;
+            }
+            continue;
+        };
+        let msg = msg?;
+        let mut headers: Vec<(Vec<u8>, Option<Vec<u8>>)> = msg
+            .headers()
+            .map(|h| h.iter().map(|h| (h.key.as_bytes().to_vec(), h.value.map(<[u8]>::to_vec))).collect())
+            .unwrap_or_default();
+        headers.push((
+            SOURCE_HEADER.as_bytes().to_vec(),
+            Some(format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()).into_bytes()),
+        ));
+        let batch = by_partition.entry(msg.partition()).or_default();
+        if let Some(span) = trace_record(&msg, &mut headers, &cfg.input) {
+            batch.spans.push(span);
+        }
+        batch.records.push(InRecord {
+            payload: Payload { key: msg.key().map(<[u8]>::to_vec), value: msg.payload().map(<[u8]>::to_vec), headers },
+            timestamp_ms: msg.timestamp().to_millis().unwrap_or(-1),
+            offset: msg.offset(),
+        });
+        n += 1;
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    Ok(by_partition)
+}
+
+/// One partition's outputs, handed to the producer; once every one is acknowledged, its
+/// input is committed up to `last`.
+struct InFlight {
+    partition: i32,
+    last: i64,
+    records: Vec<OwnedRecord>,
+    sent: InOrderSend,
+    timestamps: Vec<i64>,
+    spans: Vec<Span>,
+}
+
+/// What every batch needs to be sent and committed.
+struct SendAndCommit<'a> {
+    consumer: &'a BaseConsumer,
+    producer: &'a ReliableProducer,
+    runtime: &'a tokio::runtime::Handle,
+    input: &'a str,
+    stats: &'a RunnerStats,
+}
+
+impl InFlight {
+    /// Wait for the acknowledgements, then commit the input.
+    fn finish(self, p: &SendAndCommit<'_>) -> Result<(), RunnerError> {
+        p.runtime.block_on(p.producer.acknowledged_in_order(self.sent, &self.records))?;
+        let acked_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        for ts in self.timestamps.into_iter().filter(|ts| *ts >= 0) {
+            p.stats.record_delay_seconds.observe(Duration::from_millis(acked_ms.saturating_sub(ts).max(0) as u64));
+        }
+        for span in self.spans {
+            span.end();
+        }
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(p.input, self.partition, Offset::Offset(self.last + 1))?;
+        if let Err(e) = p.consumer.commit(&tpl, CommitMode::Sync) {
+            // Another member took the partition over: it redoes this batch (at least once).
+            let moved = matches!(
+                e.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::RebalanceInProgress)
+                    | Some(RDKafkaErrorCode::IllegalGeneration)
+                    | Some(RDKafkaErrorCode::UnknownMemberId)
+            );
+            if !moved {
+                return Err(e.into());
+            }
+            tracing::warn!(partition = self.partition, error = %e, "commit refused after a rebalance; the new owner repeats the batch");
+        }
+        Ok(())
+    }
+}
+
 /// Run until `stop` is set. Blocking: call it from a thread of its own.
+///
+/// Two batches overlap: while one batch's outputs travel to the broker, the next is polled
+/// and run through the VM. Its outputs are enqueued only once the one before is
+/// acknowledged, so that a resend can never land behind them.
 pub fn run(
     settings: &BrokerSettings,
     cfg: &RunnerConfig,
@@ -95,55 +199,35 @@ pub fn run(
     let consumer: BaseConsumer = broker::consumer_config(settings, &cfg.group).create()?;
     let partitions_of = output_partitions(&consumer, &cfg.outputs)?;
     consumer.subscribe(&[&cfg.input])?;
-    let producer = Arc::new(ReliableProducer::new(settings)?);
+    let producer = ReliableProducer::new(settings)?;
+    let outlet =
+        SendAndCommit { consumer: &consumer, producer: &producer, runtime: &runtime, input: &cfg.input, stats };
     tracing::info!(input = %cfg.input, outputs = ?cfg.outputs, group = %cfg.group, "transform host running");
+    let mut in_flight: Option<InFlight> = None;
     while !stop.load(Ordering::Relaxed) {
-        // Gather up to batch_max records or until linger passes.
-        let mut by_partition: BTreeMap<i32, Vec<InRecord>> = BTreeMap::new();
-        let mut spans: BTreeMap<i32, Vec<Span>> = BTreeMap::new();
-        let deadline = Instant::now() + cfg.linger;
-        let mut n = 0;
-        while n < cfg.batch_max {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(msg) = consumer.poll(if n == 0 { Duration::from_millis(200) } else { left }) else {
-                if n > 0 || Instant::now() >= deadline {
-                    break;
-                }
-                continue;
-            };
-            let msg = msg?;
-            let mut headers: Vec<(Vec<u8>, Option<Vec<u8>>)> = msg
-                .headers()
-                .map(|h| h.iter().map(|h| (h.key.as_bytes().to_vec(), h.value.map(<[u8]>::to_vec))).collect())
-                .unwrap_or_default();
-            headers.push((
-                SOURCE_HEADER.as_bytes().to_vec(),
-                Some(format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()).into_bytes()),
-            ));
-            if let Some(span) = trace_record(&msg, &mut headers, &cfg.input) {
-                spans.entry(msg.partition()).or_default().push(span);
+        // With a batch in flight, wait no longer than the linger for the next one, so that
+        // a quiet input does not hold the last batch's commit back.
+        let first_wait = if in_flight.is_some() { cfg.linger } else { Duration::from_millis(200) };
+        let batches = gather(&consumer, cfg, first_wait)?;
+        if batches.is_empty() {
+            if let Some(done) = in_flight.take() {
+                done.finish(&outlet)?;
             }
-            by_partition.entry(msg.partition()).or_default().push(InRecord {
-                payload: Payload {
-                    key: msg.key().map(<[u8]>::to_vec),
-                    value: msg.payload().map(<[u8]>::to_vec),
-                    headers,
-                },
-                timestamp_ms: msg.timestamp().to_millis().unwrap_or(-1),
-                offset: msg.offset(),
-            });
-            n += 1;
-            if Instant::now() >= deadline {
-                break;
-            }
+            continue;
         }
-        for (partition, records) in by_partition {
+        for (partition, Gathered { records, spans }) in batches {
             let first = records.first().map_or(-1, |r| r.offset);
             let last = records.last().map_or(-1, |r| r.offset);
             let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp_ms).collect();
             stats.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
             let started = Instant::now();
-            let outputs = match vm.process(records) {
+            let result = vm.process(records);
+            // The batch before is done with either way: on a trap, its input is committed
+            // and the error names exactly what is not.
+            if let Some(done) = in_flight.take() {
+                done.finish(&outlet)?;
+            }
+            let outputs = match result {
                 BatchResult::Done(o) => o,
                 BatchResult::Trapped { offset, message } => {
                     return Err(RunnerError::Trapped {
@@ -159,8 +243,6 @@ pub fn run(
             stats.process_micros.fetch_add(in_vm.as_micros() as u64, Ordering::Relaxed);
             stats.batch_seconds.observe(in_vm);
             stats.batches.fetch_add(1, Ordering::Relaxed);
-            // Enqueue everything in order, then wait for every acknowledgement: each output
-            // partition gets the records in the order the module wrote them.
             let records: Vec<OwnedRecord> = outputs
                 .into_iter()
                 .map(|o| {
@@ -177,30 +259,12 @@ pub fn run(
                     }
                 })
                 .collect();
-            runtime.block_on(producer.send_in_order(&records))?;
-            let acked_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-            for ts in timestamps.into_iter().filter(|ts| *ts >= 0) {
-                stats.record_delay_seconds.observe(Duration::from_millis(acked_ms.saturating_sub(ts).max(0) as u64));
-            }
-            for span in spans.remove(&partition).unwrap_or_default() {
-                span.end();
-            }
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&cfg.input, partition, Offset::Offset(last + 1))?;
-            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
-                // Another member took the partition over: it redoes this batch (at least once).
-                let moved = matches!(
-                    e.rdkafka_error_code(),
-                    Some(RDKafkaErrorCode::RebalanceInProgress)
-                        | Some(RDKafkaErrorCode::IllegalGeneration)
-                        | Some(RDKafkaErrorCode::UnknownMemberId)
-                );
-                if !moved {
-                    return Err(e.into());
-                }
-                tracing::warn!(partition, error = %e, "commit refused after a rebalance; the new owner repeats the batch");
-            }
+            let sent = runtime.block_on(producer.enqueue_in_order(&records))?;
+            in_flight = Some(InFlight { partition, last, records, sent, timestamps, spans });
         }
+    }
+    if let Some(done) = in_flight.take() {
+        done.finish(&outlet)?;
     }
     Ok(())
 }
