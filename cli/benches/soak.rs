@@ -1,12 +1,13 @@
 //! The soak: the whole pipeline for an hour at 5 000 trades a second, the fake Binance
 //! closing the connection every two minutes and the ClickHouse writer killed (SIGKILL) and
-//! started again every ten minutes. It prints each stage's resident memory over the run and
-//! its growth (the median of the second ten minutes against the last ten: the first are
-//! warm-up), and then checks the table against the market, which it makes again from the
-//! same seed: every trade of the market is in `trades` or inside a gap the ingestor counted
-//! in `data_quality_minute` (nothing lost silently), each run of missing trade ids is one
-//! counted gap, and no trade is there twice after FINAL. A broken check fails the run; the
-//! memory figures are reported, not judged (they vary with the machine).
+//! started again every ten minutes. It prints each stage's resident memory over the run, all
+//! of it and its anonymous part (without the executable's pages, mapped in as its code first
+//! runs), and their growth (the median of the second ten minutes against the last ten: the
+//! first are warm-up), and then checks the table against the market, which it makes again
+//! from the same seed: every trade of the market is in `trades` or inside a gap the
+//! ingestor counted in `data_quality_minute` (nothing lost silently), each run of missing
+//! trade ids is one counted gap, and no trade is there twice after FINAL. A broken check
+//! fails the run; the memory figures are reported, not judged (they vary with the machine).
 //! `make transforms && cargo bench -p tickwatch --bench soak` (brings the local stack up).
 //! `TW_SOAK_SECONDS` (3600), `TW_SOAK_RATE` (5000), `TW_SOAK_RESTART_EVERY` (600 s) and
 //! `TW_SOAK_DISCONNECT_EVERY` (120 s of trades per connection) shape a shorter run.
@@ -23,10 +24,12 @@ fn env(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}: a whole number")))
 }
 
-/// Resident memory of the three stages, sampled every 10 s.
+/// Resident memory of the three stages, sampled every 10 s: all of it, and the anonymous
+/// part (the heap and stacks, without the pages of the executable mapped in as its code runs).
 struct Sample {
     at_s: f64,
     mb: [f64; 3],
+    anon: [f64; 3],
 }
 
 fn main() {
@@ -70,7 +73,11 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
         tokio::time::sleep(Duration::from_secs(10)).await;
         let at_s = started.elapsed().as_secs_f64();
         let stages = pipe.stages();
-        samples.push(Sample { at_s, mb: stages.map(|(_, c)| memory_mb(c.0.id(), "VmRSS")) });
+        samples.push(Sample {
+            at_s,
+            mb: stages.map(|(_, c)| memory_mb(c.0.id(), "VmRSS")),
+            anon: stages.map(|(_, c)| memory_mb(c.0.id(), "RssAnon")),
+        });
         if (at_s as u64) / 60 != ((at_s - 10.0) as u64) / 60 {
             let rows = pipe.scalar("SELECT count() AS v FROM trades").await;
             let mb = samples.last().expect("sampled").mb;
@@ -99,33 +106,32 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
     pipe.settle("SELECT count() AS v FROM data_quality_minute", Duration::from_secs(10)).await;
 
     println!(
-        "\n| stage | RSS MB, minutes {}–{} (median) | last {} min (median) | growth | CPU (share of a core) |",
+        "\n| stage | RSS MB, minutes {}–{} (median) | last {} min (median) | growth | of which anonymous: minutes {}–{} | last {} min | growth | CPU (share of a core) |",
+        restart_every / 60,
+        2 * restart_every / 60,
+        restart_every / 60,
         restart_every / 60,
         2 * restart_every / 60,
         restart_every / 60
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let names = ["ingest", "transform", "writer (restarted)"];
     for (i, name) in names.iter().enumerate() {
-        let early = median(&samples, i, restart_every as f64, 2.0 * restart_every as f64);
-        let late = median(&samples, i, (seconds - restart_every) as f64, seconds as f64);
-        println!(
-            "| {name} | {early:.1} | {late:.1} | {:+.1} % | {:.0} % |",
-            100.0 * (late - early) / early,
-            100.0 * cpu[i] / wall
-        );
+        let (early, late) = (restart_every as f64, (seconds - restart_every) as f64);
+        let parts: [&dyn Fn(&Sample) -> f64; 2] = [&|s| s.mb[i], &|s| s.anon[i]];
+        let [rss, anon] = parts.map(|part| {
+            let (a, b) = (median(&samples, part, early, 2.0 * early), median(&samples, part, late, seconds as f64));
+            format!("{a:.1} | {b:.1} | {:+.1} %", 100.0 * (b - a) / a)
+        });
+        println!("| {name} | {rss} | {anon} | {:.0} % |", 100.0 * cpu[i] / wall);
     }
     check(&pipe, rows, (seconds, disconnect_every), restarts).await;
     pipe.finish().await;
 }
 
-fn median(samples: &[Sample], stage: usize, from_s: f64, to_s: f64) -> f64 {
-    let mut v: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.at_s >= from_s && s.at_s < to_s)
-        .map(|s| s.mb[stage])
-        .filter(|m| m.is_finite())
-        .collect();
+fn median(samples: &[Sample], part: impl Fn(&Sample) -> f64, from_s: f64, to_s: f64) -> f64 {
+    let mut v: Vec<f64> =
+        samples.iter().filter(|s| s.at_s >= from_s && s.at_s < to_s).map(part).filter(|m| m.is_finite()).collect();
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }

@@ -6,6 +6,7 @@ pub mod binance;
 pub mod book;
 pub mod bybit;
 pub mod evm;
+pub mod flat_json;
 pub mod frame;
 pub mod history;
 pub mod metrics;

@@ -102,64 +102,114 @@ impl FromStr for Decimal {
     /// Parses `123`, `-0.5`, `+1.25`, `.5`, `1e-8`, `1.5E+3` exactly. Trailing zeros beyond 18
     /// places are fine; any other digit there is refused rather than rounded.
     fn from_str(text: &str) -> Result<Decimal, DecimalError> {
-        let s = text.trim();
-        if s.is_empty() {
-            return Err(DecimalError::Empty);
+        match parse_plain(text.as_bytes()) {
+            Some(units) => Ok(Decimal(units)),
+            None => parse_general(text),
         }
-        let syntax = || DecimalError::Syntax(text.to_string());
-        let (negative, body) = match s.as_bytes()[0] {
-            b'-' => (true, &s[1..]),
-            b'+' => (false, &s[1..]),
-            _ => (false, s),
-        };
-        let (mantissa, exponent) = match body.find(['e', 'E']) {
-            Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| syntax())?),
-            None => (body, 0),
-        };
-        let (int_part, frac_part) = match mantissa.find('.') {
-            Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
-            None => (mantissa, ""),
-        };
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(syntax());
-        }
-        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
-            return Err(syntax());
-        }
-        // All digits as one integer, with the decimal point `point` places from the right.
-        let point = frac_part.len() as i64 - exponent as i64;
-        let shift = SCALE as i64 - point; // multiply the digits by 10^shift
-        let mut units: i128 = 0;
-        let digits = int_part.bytes().chain(frac_part.bytes());
-        let total = int_part.len() + frac_part.len();
-        for (i, b) in digits.enumerate() {
-            let d = (b - b'0') as i128;
-            let place_from_right = (total - 1 - i) as i64;
-            if shift < 0 && place_from_right < -shift {
-                // This digit falls beyond 18 decimal places.
-                if d != 0 {
-                    return Err(DecimalError::TooPrecise(text.to_string()));
-                }
-                continue;
-            }
-            units = units
-                .checked_mul(10)
-                .and_then(|u| u.checked_add(d))
-                .ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
-        }
-        if shift > 0 {
-            let factor = 10i128.checked_pow(shift as u32).ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
-            units = if units == 0 {
-                0
-            } else {
-                units.checked_mul(factor).ok_or_else(|| DecimalError::Overflow(text.to_string()))?
-            };
-        }
-        if units > MAX_UNITS {
-            return Err(DecimalError::Overflow(text.to_string()));
-        }
-        Ok(Decimal(if negative { -units } else { units }))
     }
+}
+
+/// Any decimal text [`Decimal::from_str`] takes, digit by digit in an i128.
+fn parse_general(text: &str) -> Result<Decimal, DecimalError> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err(DecimalError::Empty);
+    }
+    let syntax = || DecimalError::Syntax(text.to_string());
+    let (negative, body) = match s.as_bytes()[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().map_err(|_| syntax())?),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = match mantissa.find('.') {
+        Some(i) => (&mantissa[..i], &mantissa[i + 1..]),
+        None => (mantissa, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return Err(syntax());
+    }
+    if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(syntax());
+    }
+    // All digits as one integer, with the decimal point `point` places from the right.
+    let point = frac_part.len() as i64 - exponent as i64;
+    let shift = SCALE as i64 - point; // multiply the digits by 10^shift
+    let mut units: i128 = 0;
+    let digits = int_part.bytes().chain(frac_part.bytes());
+    let total = int_part.len() + frac_part.len();
+    for (i, b) in digits.enumerate() {
+        let d = (b - b'0') as i128;
+        let place_from_right = (total - 1 - i) as i64;
+        if shift < 0 && place_from_right < -shift {
+            // This digit falls beyond 18 decimal places.
+            if d != 0 {
+                return Err(DecimalError::TooPrecise(text.to_string()));
+            }
+            continue;
+        }
+        units = units
+            .checked_mul(10)
+            .and_then(|u| u.checked_add(d))
+            .ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
+    }
+    if shift > 0 {
+        let factor = 10i128.checked_pow(shift as u32).ok_or_else(|| DecimalError::Overflow(text.to_string()))?;
+        units = if units == 0 {
+            0
+        } else {
+            units.checked_mul(factor).ok_or_else(|| DecimalError::Overflow(text.to_string()))?
+        };
+    }
+    if units > MAX_UNITS {
+        return Err(DecimalError::Overflow(text.to_string()));
+    }
+    Ok(Decimal(if negative { -units } else { units }))
+}
+
+/// 10^0 ..= 10^18.
+const POW10: [i128; 19] = {
+    let mut table = [1i128; 19];
+    let mut i = 1;
+    while i < 19 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// The form venues send nearly always (`27123.45000000`, `-0.5`, `.5`, `12`): an optional
+/// sign, at most 19 digits with at most 18 after one point, nothing else. Nineteen digits fit
+/// a u64, so the digits are summed without overflow checks and scaled once; the result (at
+/// most 10^19 · 10^18) is inside decimal(38, 18). Anything else (an exponent, spaces, more
+/// digits, a stray character) is None and goes to the general parser, which also says what
+/// is wrong with it.
+fn parse_plain(text: &[u8]) -> Option<i128> {
+    let (negative, body) = match text.first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mut units, mut digits, mut point) = (0u64, 0usize, None);
+    for (i, &b) in body.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if digits < 19 => {
+                units = units * 10 + u64::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if point.is_none() => point = Some(i),
+            _ => return None,
+        }
+    }
+    let fraction = point.map_or(0, |at| body.len() - at - 1);
+    if digits == 0 || fraction > SCALE as usize {
+        return None;
+    }
+    let value = i128::from(units) * POW10[SCALE as usize - fraction];
+    Some(if negative { -value } else { value })
 }
 
 impl fmt::Display for Decimal {
@@ -250,6 +300,65 @@ mod tests {
         assert_eq!(d("0.1000000000000000000000").to_string(), "0.1");
         assert_eq!(d("0").to_string(), "0");
         assert_eq!(d("0e5"), Decimal::ZERO);
+    }
+
+    /// The fast path for the plain form agrees with the general parser wherever it answers,
+    /// and answers for every plain form a venue sends.
+    #[test]
+    fn the_plain_form_fast_path_agrees_with_the_general_parser() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "+7",
+            ".5",
+            "5.",
+            "-.5",
+            "0.000000000000000001",
+            "9999999999999999999",
+            "999999999.999999999",
+            "1234567890123456789.0",
+            "00000000000000000001",
+            "1.0000000000000000000",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            " 1",
+            "1 ",
+            "1e5",
+            "0x10",
+            "١",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let (int, frac) = (seed % 10_000_000_000, (seed >> 20) % 100_000_000);
+            let places = (seed >> 50) as usize % 21;
+            let sign = ["", "-", "+"][(seed >> 40) as usize % 3];
+            texts.push(format!("{sign}{int}.{frac:0places$}"));
+        }
+        for t in &texts {
+            let fast = parse_plain(t.as_bytes());
+            if let Some(units) = fast {
+                assert_eq!(Ok(Decimal(units)), parse_general(t), "{t}");
+            }
+            assert_eq!(t.parse::<Decimal>(), parse_general(t), "{t}");
+            // It answers for every text of digits with at most one point, at most 19 digits and
+            // at most 18 of them after the point.
+            let body = t.strip_prefix(['-', '+']).unwrap_or(t);
+            let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+            let digits = int.len() + frac.len();
+            let plain = (1..=19).contains(&digits)
+                && frac.len() <= 18
+                && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+            assert_eq!(fast.is_some(), plain, "{t}");
+        }
+        assert_eq!(parse_plain(b"43250.10000000"), Some(43_250_100_000_000_000_000_000));
+        assert_eq!(parse_plain(b"1e5"), None);
     }
 
     #[test]

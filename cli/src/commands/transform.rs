@@ -40,8 +40,11 @@ pub struct RunArgs {
     /// How long one record may run before the transform traps, ms.
     #[arg(long, default_value_t = 1000)]
     record_timeout_ms: u64,
-    /// Most records per batch handed to the module.
-    #[arg(long, default_value_t = 1000)]
+    /// Most records per batch handed to the module. A batch takes what has arrived (up to
+    /// this many) or waits `--linger-ms` to fill; each batch's outputs wait for the broker's
+    /// acknowledgement of the batch before, so a host that falls behind catches up by taking
+    /// larger batches, up to this cap, per broker round trip.
+    #[arg(long, default_value_t = 10_000)]
     batch_max: usize,
     /// How long a batch may wait to fill, ms.
     #[arg(long, default_value_t = 20)]

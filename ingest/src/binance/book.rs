@@ -9,7 +9,7 @@
 //! After a gap the book is invalid: events are buffered again until the next snapshot.
 
 use super::messages::{DepthSnapshot, DepthUpdate};
-use crate::book::{parse_sides, Loss, OrderBook, SyncEvent};
+use crate::book::{parse_sides, take_sides, Loss, OrderBook, SyncEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Market {
@@ -115,22 +115,23 @@ impl BinanceBook {
                 self.buffer.push(u);
                 SyncEvent::Gap { expected, got, loss }
             }
-            Ok(()) => self.apply(&u),
+            Ok(()) => self.apply(u),
         }
     }
 
-    fn apply(&mut self, u: &DepthUpdate) -> SyncEvent {
-        let (bids, asks) = match parse_sides(&u.bids, &u.asks) {
+    fn apply(&mut self, u: DepthUpdate) -> SyncEvent {
+        let last_id = u.last_id;
+        let (bids, asks) = match take_sides(u.bids, u.asks) {
             Ok(sides) => sides,
             Err(e) => {
                 // A level we cannot read leaves the book unknowable: rebuild.
                 self.invalidate();
-                return SyncEvent::Rejected { why: format!("update {}: {e}", u.last_id) };
+                return SyncEvent::Rejected { why: format!("update {last_id}: {e}") };
             }
         };
         self.book.update(bids, asks);
-        self.state = State::Live { id: u.last_id };
-        SyncEvent::Applied { last_id: u.last_id }
+        self.state = State::Live { id: last_id };
+        SyncEvent::Applied { last_id }
     }
 
     /// Drop the book: it waits for (and buffers until) the next snapshot.

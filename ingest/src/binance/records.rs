@@ -2,10 +2,10 @@
 //! (delta), `markPriceUpdate` → `RawReferencePrice`; the REST snapshot → a snapshot record.
 
 use super::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
+use crate::flat_json::{self, once};
 use crate::frame::{dec, parse, Frame, GarbageKind, RawRecord};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use tickwatch_model::time::millis_to_micros;
 use tickwatch_model::{BookUpdateKind, PriceLevel, RawBookUpdate, RawReferencePrice, RawTrade, TakerSide};
 
@@ -84,23 +84,6 @@ struct Envelope<'a> {
     data: Option<&'a RawValue>,
 }
 
-/// An aggTrade borrowing its strings from the frame.
-#[derive(Deserialize)]
-struct AggTradeRef<'a> {
-    #[serde(borrow, rename = "s")]
-    symbol: Cow<'a, str>,
-    #[serde(rename = "a")]
-    id: i64,
-    #[serde(borrow, rename = "p")]
-    price: Cow<'a, str>,
-    #[serde(borrow, rename = "q")]
-    size: Cow<'a, str>,
-    #[serde(rename = "T")]
-    time: i64,
-    #[serde(rename = "m")]
-    buyer_is_maker: bool,
-}
-
 /// The `e` of a Binance event, read off its text (Binance writes it first).
 fn event_name(data: &str) -> Option<&str> {
     let head = data.get(..48).unwrap_or(data);
@@ -154,20 +137,31 @@ pub fn read_fast(source: Source, text: &str, receive_ms: i64) -> Option<Fast> {
     }
 }
 
+/// An aggTrade read field by field off its text ([`flat_json`]); None when the frame is not
+/// the plain flat object Binance sends (the general path then takes or names it).
 fn fast_trade(source: Source, data: &str, receive_ms: i64) -> Option<RawRecord> {
-    let t: AggTradeRef = serde_json::from_str(data).ok()?;
-    let (price, size) = (dec("p", &t.price).ok()?, dec("q", &t.size).ok()?);
+    let (mut symbol, mut id, mut price, mut size, mut time, mut maker) = (None, None, None, None, None, None);
+    flat_json::each_field(data, |key, value| match key {
+        "s" => once(&mut symbol, value.str()),
+        "a" => once(&mut id, value.int()),
+        "p" => once(&mut price, value.str()),
+        "q" => once(&mut size, value.str()),
+        "T" => once(&mut time, value.int()),
+        "m" => once(&mut maker, value.bool()),
+        _ => Some(()),
+    })?;
+    let (id, buyer_is_maker) = (id?, maker?);
     Some(RawRecord::Trade(RawTrade {
         venue: source.venue.into(),
         market: source.market.into(),
-        symbol: t.symbol.into_owned(),
-        trade_id: t.id.to_string(),
-        price,
-        size,
-        taker_side: if t.buyer_is_maker { TakerSide::Sell } else { TakerSide::Buy },
-        event_time_us: millis_to_micros(t.time),
+        symbol: symbol?.into(),
+        trade_id: id.to_string(),
+        price: dec("p", price?).ok()?,
+        size: dec("q", size?).ok()?,
+        taker_side: if buyer_is_maker { TakerSide::Sell } else { TakerSide::Buy },
+        event_time_us: millis_to_micros(time?),
         receive_time_us: millis_to_micros(receive_ms),
-        sequence: Some(t.id),
+        sequence: Some(id),
     }))
 }
 

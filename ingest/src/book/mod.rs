@@ -31,6 +31,17 @@ pub struct LevelError {
 
 impl Level {
     pub fn parse(price: &str, size: &str) -> Result<Level, LevelError> {
+        let (p, s) = Level::numbers(price, size)?;
+        Ok(Level { price: p, size: s, price_text: price.into(), size_text: size.into() })
+    }
+
+    /// [`Level::parse`] keeping the strings themselves as the level's texts (no copies).
+    pub fn parse_owned(price: String, size: String) -> Result<Level, LevelError> {
+        let (p, s) = Level::numbers(&price, &size)?;
+        Ok(Level { price: p, size: s, price_text: price.into_boxed_str(), size_text: size.into_boxed_str() })
+    }
+
+    fn numbers(price: &str, size: &str) -> Result<(Decimal, Decimal), LevelError> {
         let err = |why: String| LevelError { price: price.into(), size: size.into(), why };
         let p: Decimal = price.parse().map_err(|e: tickwatch_model::decimal::DecimalError| err(e.to_string()))?;
         let s: Decimal = size.parse().map_err(|e: tickwatch_model::decimal::DecimalError| err(e.to_string()))?;
@@ -40,7 +51,7 @@ impl Level {
         if s.is_negative() {
             return Err(err("size is negative".into()));
         }
-        Ok(Level { price: p, size: s, price_text: price.into(), size_text: size.into() })
+        Ok((p, s))
     }
 }
 
@@ -50,6 +61,17 @@ pub fn parse_sides(
     asks: &[(String, String)],
 ) -> Result<(Vec<Level>, Vec<Level>), LevelError> {
     let side = |raw: &[(String, String)]| raw.iter().map(|(p, s)| Level::parse(p, s)).collect::<Result<Vec<_>, _>>();
+    Ok((side(bids)?, side(asks)?))
+}
+
+/// [`parse_sides`] of a message that is done with: its strings become the levels' texts.
+pub fn take_sides(
+    bids: Vec<(String, String)>,
+    asks: Vec<(String, String)>,
+) -> Result<(Vec<Level>, Vec<Level>), LevelError> {
+    let side = |raw: Vec<(String, String)>| {
+        raw.into_iter().map(|(p, s)| Level::parse_owned(p, s)).collect::<Result<Vec<_>, _>>()
+    };
     Ok((side(bids)?, side(asks)?))
 }
 

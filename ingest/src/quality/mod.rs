@@ -6,12 +6,13 @@
 //! period), and every configured stream gets its row even when nothing came: a silent minute
 //! is a visible gap. The `quarantined` count is the transforms' (0 here).
 
+mod lags;
+
+use lags::LagHistogram;
 use std::collections::{BTreeMap, HashMap};
 use tickwatch_model::QualityMinute;
 
 const MINUTE_MS: i64 = 60_000;
-/// Lag samples kept per row for the P95.
-const MAX_SAMPLES: usize = 20_000;
 
 #[derive(Debug, Default, Clone)]
 struct Counters {
@@ -24,7 +25,7 @@ struct Counters {
     reconnects: i64,
     resyncs: i64,
     max_silence_ms: i64,
-    lags: Vec<i64>,
+    lags: LagHistogram,
 }
 
 /// The open minutes of one venue's streams.
@@ -101,9 +102,7 @@ impl QualityBook {
         row.max_silence_ms = row.max_silence_ms.max(silence);
         row.duplicates += repeat.0 as i64;
         row.out_of_order += repeat.1 as i64;
-        if row.lags.len() < MAX_SAMPLES {
-            row.lags.push(lag_ms);
-        }
+        row.lags.add(lag_ms);
         missed
     }
 
@@ -156,7 +155,7 @@ impl QualityBook {
                     resyncs: c.resyncs,
                     quarantined: 0,
                     max_silence_ms: c.max_silence_ms.max(open.min(MINUTE_MS)),
-                    source_lag_p95_ms: p95(c.lags),
+                    source_lag_p95_ms: c.lags.p95(),
                 });
             }
             minute += MINUTE_MS;
@@ -164,15 +163,6 @@ impl QualityBook {
         self.flushed_until = self.flushed_until.max(until);
         out
     }
-}
-
-fn p95(mut lags: Vec<i64>) -> Option<f64> {
-    if lags.is_empty() {
-        return None;
-    }
-    lags.sort_unstable();
-    let rank = ((lags.len() as f64) * 0.95).ceil() as usize;
-    Some(lags[rank.clamp(1, lags.len()) - 1] as f64)
 }
 
 #[cfg(test)]
