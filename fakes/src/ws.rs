@@ -63,9 +63,7 @@ async fn connection<P: Protocol>(ws: Ws, venue: Arc<P>, faults: Arc<Faults>) {
     let mut frames = venue.timeline().receiver();
     // Subscribed streams, with the last timeline index their snapshot already holds.
     let mut streams: HashMap<String, u64> = HashMap::new();
-    let mut counter = FaultCounter::default();
-    let mut held: Option<Arc<Recorded>> = None;
-    let mut stalled = false;
+    let mut out = Forwarded::default();
     let ping_every = if faults.ping_every.is_zero() { std::time::Duration::from_secs(20) } else { faults.ping_every };
     let mut ping = tokio::time::interval(ping_every);
     let lifetime = tokio::time::sleep_until(
@@ -121,7 +119,6 @@ async fn connection<P: Protocol>(ws: Ws, venue: Arc<P>, faults: Arc<Faults>) {
                 let mut next = frame.ok();
                 let mut fed = 0;
                 while let Some(f) = next.take() {
-                    let mut out = Forwarded { held: &mut held, stalled: &mut stalled, counter: &mut counter };
                     if !out.forward(&mut tx, f, &streams, &faults).await {
                         return;
                     }
@@ -153,13 +150,16 @@ const FRAMES_PER_WRITE: usize = 256;
 type Sink = futures_util::stream::SplitSink<Ws, Message>;
 
 /// A connection's fault state as its frames are forwarded.
-struct Forwarded<'a> {
-    held: &'a mut Option<Arc<Recorded>>,
-    stalled: &'a mut bool,
-    counter: &'a mut FaultCounter,
+#[derive(Default)]
+struct Forwarded {
+    counter: FaultCounter,
+    /// A frame kept back to be sent after the next one.
+    held: Option<Arc<Recorded>>,
+    /// Stalled: no more frames on this connection.
+    stalled: bool,
 }
 
-impl Forwarded<'_> {
+impl Forwarded {
     /// Queue `f` on the socket (not flushed) as the faults say, if its stream is subscribed
     /// and its snapshot does not already hold it; false when the connection is over.
     async fn forward(
@@ -169,7 +169,7 @@ impl Forwarded<'_> {
         streams: &HashMap<String, u64>,
         faults: &Faults,
     ) -> bool {
-        if *self.stalled || streams.get(&f.stream).is_none_or(|through| f.index <= *through) {
+        if self.stalled || streams.get(&f.stream).is_none_or(|through| f.index <= *through) {
             return true;
         }
         match self.counter.next(faults) {
@@ -179,7 +179,7 @@ impl Forwarded<'_> {
                 false
             }
             Action::Stall => {
-                *self.stalled = true;
+                self.stalled = true;
                 true
             }
             // Sent after the next frame: the two arrive swapped.
