@@ -231,6 +231,9 @@ fn every_option_on_still_validates_and_shards_transform_and_monitor_as_asked() {
         "stages.windows.pdb.enabled=true",
         "stages.sinkParquet.autoscaling.enabled=true",
         "secrets.existingSecret=tickwatch-prod",
+        "evmIngest.enabled=true",
+        "evmIngest.chains[0].name=bsc",
+        "evmIngest.chains[0].rpc={$(TICKWATCH_RPC_BSC)}",
     ];
     let (yaml, docs) = render(&sets);
     // The operator's kinds have no built-in schema (a warning, not an error, in --strict).
@@ -247,6 +250,37 @@ fn every_option_on_still_validates_and_shards_transform_and_monitor_as_asked() {
     assert_eq!(
         args["ingest-binance-majors"][2..],
         ["ingest", "--venue", "binance", "--instrument", "BTC-USDT", "--instrument", "ETH-USDT"]
+    );
+    // A chain's ingestor: one pod, its checkpoint on the claim it mounts, the endpoint from
+    // the Secret's environment.
+    assert_eq!(
+        args["evm-ingest-bsc"][2..],
+        [
+            "evm",
+            "ingest",
+            "--chain",
+            "bsc",
+            "--checkpoint",
+            "/var/lib/tickwatch/evm/bsc.json",
+            "--rpc",
+            "$(TICKWATCH_RPC_BSC)"
+        ]
+    );
+    let evm = deployments.iter().find(|d| component(d) == "evm-ingest-bsc").unwrap();
+    assert_eq!(
+        (&evm["spec"]["replicas"], &evm["spec"]["strategy"]["type"]),
+        (&Value::from(1), &Value::from("Recreate"))
+    );
+    let pod = &evm["spec"]["template"]["spec"];
+    let mount = pod["containers"][0]["volumeMounts"].as_sequence().unwrap().iter().find(|m| m["name"] == "checkpoint");
+    assert_eq!(mount.expect("the checkpoint is mounted")["mountPath"], "/var/lib/tickwatch/evm");
+    let volume = pod["volumes"].as_sequence().unwrap().iter().find(|v| v["name"] == "checkpoint").unwrap();
+    let claims = kind(&docs, "PersistentVolumeClaim");
+    assert_eq!(claims.len(), 1);
+    assert_eq!(volume["persistentVolumeClaim"]["claimName"].as_str(), Some(name(claims[0])));
+    assert_eq!(
+        claims[0]["metadata"]["annotations"]["helm.sh/resource-policy"], "keep",
+        "the checkpoint outlives the release"
     );
     let trades = &args["tw-trades"];
     for pair in [
@@ -285,8 +319,16 @@ fn every_option_on_still_validates_and_shards_transform_and_monitor_as_asked() {
     )
     .unwrap();
     let twice = helm(&["template", "tw", "helm/tickwatch", "-f", values.to_str().unwrap()]);
-    let _ = std::fs::remove_file(&values);
     assert!(!twice.status.success() && text(&twice).contains("the name binance is used twice"), "{}", text(&twice));
+    for (chains, refusal) in [
+        ("[{name: bsc}, {name: bsc}]", "the chain bsc is listed twice"),
+        ("[{name: solana}]", "solana is not a chain of the chains file"),
+    ] {
+        std::fs::write(&values, format!("evmIngest:\n  enabled: true\n  chains: {chains}\n")).unwrap();
+        let out = helm(&["template", "tw", "helm/tickwatch", "-f", values.to_str().unwrap()]);
+        assert!(!out.status.success() && text(&out).contains(refusal), "{chains}: {}", text(&out));
+    }
+    let _ = std::fs::remove_file(&values);
     let (bad, _) = render(&["stages.windows.replicas=two"]);
     let out = validate(&bad, "1.37.0");
     assert!(!out.status.success() && text(&out).contains("replicas"), "a string for replicas: {}", text(&out));

@@ -1,5 +1,25 @@
 //! Giving freed memory back to the system.
 
+/// Set glibc's allocator up for a process that runs for days; call it first thing in
+/// `main`, before any thread starts.
+///
+/// - At most two arenas (glibc's default is eight per core): every arena keeps its own free
+///   pages, and the threads of a stage (tokio's workers, its blocking pool whose threads
+///   come and go, librdkafka's) otherwise spread their small allocations over many of
+///   them, each holding pages a trim cannot return while one small chunk in them lives.
+/// - A fixed mmap threshold of 128 KiB: glibc raises the threshold up to 32 MiB each time a
+///   mapped block is freed, so after the first large buffer (a produce wave, a batch of a
+///   catch-up) every later one of that size is carved out of the heap, where it fragments
+///   it for good. Fixed, a large buffer is its own mapping and goes back when freed.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt takes two integers and changes only the allocator's parameters.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
 /// Hand the allocator's free pages back to the system. glibc keeps in its arenas what a
 /// burst allocated and freed (a writer catching up on a backlog fills batches of its largest
 /// size), so without this a process stays at the resident size of its largest burst for the

@@ -32,7 +32,8 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/*
 The pod template of a stage: (dict "root" $ "component" NAME "args" LIST "stage" VALUES
-"port" HTTP-PORT-OR-0 "probePort" NAME). Settings come from the Secret (tickwatch.yaml), the
+"port" HTTP-PORT-OR-0 "probePort" NAME "claims" LIST-OF (dict "name" "claim" "mountPath")).
+Settings come from the Secret (tickwatch.yaml), the
 other files from the ConfigMap mounted over the image's config/ folder (the working directory
 mirrors the repository: config/, schemas/, api/dashboard/, wasm/).
 */}}
@@ -99,6 +100,9 @@ spec:
         - {name: config, mountPath: /opt/tickwatch/config, readOnly: true}
         - {name: settings, mountPath: /etc/tickwatch, readOnly: true}
         - {name: tmp, mountPath: /tmp}
+        {{- range .claims }}
+        - {name: {{ .name }}, mountPath: {{ .mountPath }}}
+        {{- end }}
   volumes:
     - name: config
       configMap:
@@ -110,6 +114,11 @@ spec:
           - {key: tickwatch.yaml, path: tickwatch.yaml}
     - name: tmp
       emptyDir: {}
+    {{- range .claims }}
+    - name: {{ .name }}
+      persistentVolumeClaim:
+        claimName: {{ .claim }}
+    {{- end }}
   {{- with $d.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
