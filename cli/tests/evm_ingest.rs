@@ -10,8 +10,11 @@ mod common;
 
 use common::dex::{DexPipeline, SwapKey};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tickwatch_fakes::evm::{serve, CanonicalSwap, Chain, ChainSpec, FakePool, NodeFaults, PoolKind};
+use tickwatch_ingest::evm::metrics::EvmMetrics;
+use tickwatch_ingest::evm::rpc::RpcClient;
 use tickwatch_testkit::unique;
 
 const CHAIN_ID: u64 = 31_337;
@@ -78,7 +81,8 @@ async fn reorgs_end_with_the_final_layer_equal_to_the_canonical_chain() {
     let prefix = unique("evm");
     let (fake_pools, symbols_yaml) = pools();
     let chain = Chain::new(spec(11, 5_000, fake_pools, 3), 30);
-    let faults = NodeFaults { max_block_range: Some(8), fail_every: Some(7), ..NodeFaults::default() };
+    let faults =
+        NodeFaults { max_block_range: Some(8), fail_every: Some(7), batch_calls: Some(4), ..NodeFaults::default() };
     let addr = serve("127.0.0.1:0", chain.clone(), faults).await.unwrap();
     let chain_entry = format!(
         "chain_id: {CHAIN_ID}, rpc: [\"http://127.0.0.1:9/\", \"http://{addr}/\"], confirmations: {CONFIRMATIONS}, poll_ms: 150, \
@@ -196,4 +200,24 @@ async fn the_fake_node_command_serves_a_chain_of_the_symbols_files_pools() {
     let seen: BTreeSet<&str> = logs.iter().map(|l| l.address.as_str()).collect();
     assert_eq!(seen.len(), pools.protocols.len(), "every pool swaps: {seen:?}");
     assert!(pools.check_decimals(&rpc).await.is_empty(), "its tokens answer the file's decimals()");
+}
+
+/// A node that answers at most 7 calls of a batch (the rest: error 429 each): the client asks
+/// again for what was refused, and every header comes back once, in order.
+#[tokio::test]
+async fn headers_refused_over_a_batch_cap_are_asked_for_again() {
+    let chain = Chain::new(spec(5, 7_000, Vec::new(), 0), 80);
+    let faults = NodeFaults { batch_calls: Some(7), ..NodeFaults::default() };
+    let addr = serve("127.0.0.1:0", chain.clone(), faults).await.unwrap();
+    let metrics = Arc::new(EvmMetrics::default());
+    let rpc = RpcClient::new("testnet", vec![format!("http://{addr}/")], 1_000.0, metrics.clone());
+    // A batch of 50 and one of 10, each answered 7 calls at a time.
+    let numbers: Vec<u64> = (7_000..7_060).collect();
+    let headers = rpc.headers(&numbers).await.unwrap();
+    let got: Vec<u64> = headers.iter().map(|h| h.as_ref().expect("a mined block").number).collect();
+    assert_eq!(got, numbers);
+    assert_eq!(chain.requests().get("eth_getBlockByNumber"), Some(&60), "each header answered once");
+    // 50 calls answered 7 a round: 7 rounds asked again; 10 calls: 1.
+    let retried = format!("evm_rpc_errors_total{{chain=\"testnet\",endpoint=\"http://{addr}/\",kind=\"retried\"}} 8");
+    assert!(metrics.render().contains(&retried), "{retried} in\n{}", metrics.render());
 }

@@ -72,6 +72,9 @@ pub struct NodeFaults {
     pub latency_ms: u64,
     /// Every Nth HTTP request gets HTTP 503 with a plain-text body (a flaky endpoint).
     pub fail_every: Option<u32>,
+    /// A batch's calls past the first N are each answered with error 429 (providers cap the
+    /// calls of one batch; the calls within the cap are answered as usual).
+    pub batch_calls: Option<usize>,
 }
 
 /// A Swap log of the canonical chain, as `eth_getLogs` serves it.

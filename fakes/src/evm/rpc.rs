@@ -50,6 +50,11 @@ fn rate_limited(limit: u32, request: Option<&Value>) -> Response {
     (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], axum::Json(envelope(id, Err(error)))).into_response()
 }
 
+fn over_the_batch_cap(cap: usize, call: &Value) -> Value {
+    let id = call.get("id").cloned().unwrap_or(Value::Null);
+    envelope(id, Err(RpcError::new(429, format!("Too many requests: at most {cap} calls of a batch are answered"))))
+}
+
 async fn handle(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let latency = node.faults().latency_ms;
     if latency > 0 {
@@ -69,7 +74,15 @@ async fn handle(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let reply = match request {
         Err(_) => envelope(Value::Null, Err(RpcError::new(-32700, "parse error"))),
         Ok(Value::Array(calls)) if calls.is_empty() => envelope(Value::Null, Err(RpcError::new(-32600, "empty batch"))),
-        Ok(Value::Array(calls)) => Value::Array(calls.iter().map(|call| node.answer(call)).collect()),
+        Ok(Value::Array(calls)) => {
+            let cap = node.faults().batch_calls.unwrap_or(usize::MAX);
+            let answers =
+                calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, call)| if i < cap { node.answer(call) } else { over_the_batch_cap(cap, call) });
+            Value::Array(answers.collect())
+        }
         Ok(call) => node.answer(&call),
     };
     axum::Json(reply).into_response()

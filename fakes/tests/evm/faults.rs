@@ -54,6 +54,29 @@ async fn over_the_rate_limit_requests_get_429_with_a_json_rpc_error() {
 }
 
 #[tokio::test]
+async fn a_batch_past_its_cap_gets_429_for_each_call_over_it() {
+    let chain = Chain::new(spec(5), 20);
+    let node = start(&chain, NodeFaults { batch_calls: Some(3), ..NodeFaults::default() }).await;
+    let calls: Vec<Value> = (0..5)
+        .map(|i| json!({"jsonrpc": "2.0", "id": 100 + i, "method": "eth_getBlockByNumber", "params": [hex(START + i), false]}))
+        .collect();
+    let (status, text) = post(&node, &Value::Array(calls)).await;
+    assert_eq!(status, 200, "the request itself is answered");
+    let answers: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(answers.len(), 5);
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(a["id"], json!(100 + i), "{a}");
+        if i < 3 {
+            assert_eq!(a["result"]["number"], json!(hex(START + i as u64)), "{a}");
+        } else {
+            assert_eq!(a["error"]["code"], json!(429), "{a}");
+            assert!(a["error"]["message"].as_str().unwrap().contains("at most 3 calls"), "{a}");
+        }
+    }
+    assert_eq!(chain.requests().get("eth_getBlockByNumber"), Some(&3), "the calls over the cap are not answered");
+}
+
+#[tokio::test]
 async fn latency_delays_every_answer() {
     let chain = Chain::new(spec(5), 5);
     let node = start(&chain, NodeFaults { latency_ms: 150, ..NodeFaults::default() }).await;

@@ -176,36 +176,78 @@ impl RpcClient {
         v.as_str().ok_or("not a string".to_string()).and_then(quantity).map_err(|e| self.garbage("eth_blockNumber", e))
     }
 
-    /// The headers of `numbers` in one batch (`None`: the node has no such block).
+    /// The headers of `numbers`, in batches of 50 (`None`: the node has no such block).
     pub async fn headers(&self, numbers: &[u64]) -> Result<Vec<Option<Header>>, RpcError> {
-        const METHOD: &str = "eth_getBlockByNumber";
         let mut out = Vec::with_capacity(numbers.len());
         for chunk in numbers.chunks(50) {
-            let batch: Vec<Value> =
-                chunk.iter().map(|n| self.request(METHOD, json!([format!("{n:#x}"), false]))).collect();
-            let answer = self.post(METHOD, &Value::Array(batch.clone())).await?;
+            out.extend(self.header_batch(chunk).await?);
+        }
+        Ok(out)
+    }
+
+    /// One batch of headers. Providers limit the calls of a batch as well as the requests,
+    /// answering the calls over their limit with a rate-limit error each: the answered ones
+    /// are kept and the refused ones go again in a batch of their own after a pause. Only
+    /// rounds that get none answered count against the attempts.
+    async fn header_batch(&self, numbers: &[u64]) -> Result<Vec<Option<Header>>, RpcError> {
+        const METHOD: &str = "eth_getBlockByNumber";
+        const FIRST_WAIT: Duration = Duration::from_millis(200);
+        let mut got: Vec<Option<Option<Header>>> = vec![None; numbers.len()];
+        let mut pending: Vec<usize> = (0..numbers.len()).collect();
+        let (mut fruitless, mut wait) = (0u32, FIRST_WAIT);
+        while !pending.is_empty() {
+            let calls: Vec<Value> =
+                pending.iter().map(|i| self.request(METHOD, json!([format!("{:#x}", numbers[*i]), false]))).collect();
+            let answer = self.post(METHOD, &Value::Array(calls.clone())).await?;
             let Value::Array(items) = answer else {
                 return Err(self.garbage(METHOD, "a batch answered by a non-array"));
             };
-            for req in &batch {
+            let endpoint = self.endpoint(self.current.load(Ordering::Relaxed)).to_string();
+            let (mut again, mut last) = (Vec::new(), String::new());
+            for (i, call) in pending.iter().zip(&calls) {
                 let item = items
                     .iter()
-                    .find(|a| a.get("id") == req.get("id"))
-                    .ok_or_else(|| self.garbage(METHOD, format!("batch answer without id {}", req["id"])))?;
+                    .find(|a| a.get("id") == call.get("id"))
+                    .ok_or_else(|| self.garbage(METHOD, format!("batch answer without id {}", call["id"])))?;
                 if let Some(err) = item.get("error") {
-                    let endpoint = self.endpoint(self.current.load(Ordering::Relaxed));
-                    return Err(match self.judge(endpoint, METHOD, err) {
-                        Failure::Final(e) => e,
-                        Failure::Retry(why) => RpcError::Unreachable { method: METHOD.into(), attempts: 1, last: why },
-                    });
+                    match self.judge(&endpoint, METHOD, err) {
+                        Failure::Final(e) => return Err(e),
+                        Failure::Retry(why) => {
+                            last = why;
+                            again.push(*i);
+                            continue;
+                        }
+                    }
                 }
-                out.push(match item.get("result") {
+                got[*i] = Some(match item.get("result") {
                     None | Some(Value::Null) => None,
                     Some(v) => Some(Header::from_json(v.clone()).map_err(|e| self.garbage(METHOD, e))?),
                 });
             }
+            if again.is_empty() {
+                break;
+            }
+            // A round that got some answered waits the least; one that got none, longer each
+            // time, and too many of those in a row give up.
+            let progressed = again.len() < pending.len();
+            fruitless = if progressed { 0 } else { fruitless + 1 };
+            if fruitless >= self.attempts {
+                return Err(RpcError::Unreachable { method: METHOD.into(), attempts: self.attempts, last });
+            }
+            if progressed {
+                wait = FIRST_WAIT;
+            }
+            self.metrics.rpc_error(&self.chain, &endpoint, "retried");
+            tracing::warn!(chain = %self.chain, endpoint, calls = again.len(), of = pending.len(), "{last}; asking for those again");
+            tokio::time::sleep(wait).await;
+            if !progressed {
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            pending = again;
         }
-        Ok(out)
+        got.into_iter()
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| self.garbage(METHOD, "a call of the batch was never answered"))
     }
 
     pub async fn header(&self, number: u64) -> Result<Option<Header>, RpcError> {

@@ -55,6 +55,9 @@ pub struct FakeNodeArgs {
     /// Every Nth request gets HTTP 503.
     #[arg(long)]
     fail_every: Option<u32>,
+    /// A batch's calls past this many are each answered with error 429.
+    #[arg(long)]
+    batch_calls: Option<usize>,
 }
 
 /// A token address of the fake: derived from the pool's and its side, so each run agrees.
@@ -69,6 +72,7 @@ pub async fn run(settings: &Settings, args: FakeNodeArgs) -> anyhow::Result<()> 
         pruned_below: args.pruned_below,
         latency_ms: args.latency_ms,
         fail_every: args.fail_every,
+        batch_calls: args.batch_calls,
     };
     let chain = match &args.fixtures {
         Some(folder) => Chain::from_fixtures(folder, args.chain_id, args.blocks)?,
