@@ -17,6 +17,7 @@ use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_sink_analytics::run::QUARANTINE_TOPICS;
 use tickwatch_sink_analytics::smooth::{Smooth, SmoothParams};
+use tickwatch_testkit::market::okx_btc_perp_prices;
 use tickwatch_testkit::{repo_root, stack, unique, ChildGuard};
 
 const S: i64 = 1_000_000;
@@ -61,22 +62,7 @@ fn trades() -> Vec<Trade> {
 }
 
 fn reference(i: i64, mark: &str, index: &str) -> ReferencePrice {
-    ReferencePrice {
-        venue: "okx".into(),
-        instrument: "BTC-USDT-PERP".into(),
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Perp,
-        expiry_us: None,
-        venue_symbol: "BTC-USDT-SWAP".into(),
-        mark_price: Some(mark.parse().unwrap()),
-        index_price: Some(index.parse().unwrap()),
-        funding_rate: None,
-        next_funding_time_us: None,
-        event_time_us: T0 + i * S,
-        receive_time_us: T0 + i * S + 5_000,
-        source_lag_ms: 5,
-    }
+    okx_btc_perp_prices(Some(mark.parse().unwrap()), Some(index.parse().unwrap()), T0 + i * S, 5_000)
 }
 
 /// 1m bars falling then rising: EMA(2) crosses EMA(4) upward once.

@@ -12,15 +12,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tickwatch_model::{
-    wire, AvroRecord, Decimal, InstrumentKind, Kline, KlineVerification, ReferencePrice, TakerSide, Trade,
-};
+use tickwatch_model::{wire, AvroRecord, Decimal, Kline, KlineVerification, ReferencePrice, TakerSide, Trade};
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::clickhouse::ClickHouse;
 use tickwatch_runtime::registry_client::RegistryClient;
 use tickwatch_runtime::Settings;
 use tickwatch_sink_parquet::store::Bucket;
-use tickwatch_testkit::market::okx_spot_trade;
+use tickwatch_testkit::market::{okx_btc_perp_prices, okx_spot_trade};
 use tickwatch_testkit::servers::{settings_with_clickhouse, OwnServer};
 use tickwatch_testkit::{stack, unique, ChildGuard};
 
@@ -72,21 +70,11 @@ fn kline(i: u64, base_us: i64) -> Kline {
 }
 
 fn reference(i: u64, base_us: i64) -> ReferencePrice {
+    let mark = Some(format!("60000.{i}").parse().unwrap());
     ReferencePrice {
-        venue: "okx".into(),
-        instrument: "BTC-USDT-PERP".into(),
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Perp,
-        expiry_us: None,
-        venue_symbol: "BTC-USDT-SWAP".into(),
-        mark_price: Some(format!("60000.{i}").parse().unwrap()),
-        index_price: None,
         funding_rate: Some("0.0001".parse().unwrap()),
         next_funding_time_us: Some(base_us + 8 * 3_600_000_000),
-        event_time_us: base_us + i as i64 * 30_000_000,
-        receive_time_us: base_us + i as i64 * 30_000_000 + 1_000,
-        source_lag_ms: 1,
+        ..okx_btc_perp_prices(mark, None, base_us + i as i64 * 30_000_000, 1_000)
     }
 }
 

@@ -237,7 +237,7 @@ fn apply(sync: &mut Sync, msg: Msg) -> Vec<SyncEvent> {
             let snapshot = p.action == "snapshot";
             p.data.iter().flat_map(|d| book.on_push(snapshot, d)).collect()
         }
-        (Sync::Bybit(book), Msg::Bybit(p)) => vec![book.on_push(p.kind == "snapshot", &p.data)],
+        (Sync::Bybit(book), Msg::Bybit(p)) => vec![book.on_push(p.kind == "snapshot", p.data)],
         _ => unreachable!("parse yields only the venue's own messages"),
     }
 }

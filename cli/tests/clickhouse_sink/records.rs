@@ -3,11 +3,10 @@
 use rdkafka::producer::FutureRecord;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tickwatch_model::{
-    wire, AvroRecord, Decimal, InstrumentKind, Kline, KlineVerification, QualityMinute, ReferencePrice, TakerSide,
-    Trade,
+    wire, AvroRecord, Decimal, Kline, KlineVerification, QualityMinute, ReferencePrice, TakerSide, Trade,
 };
 use tickwatch_runtime::broker::ReliableProducer;
-use tickwatch_testkit::market::okx_spot_trade;
+use tickwatch_testkit::market::{okx_btc_perp_prices, okx_spot_trade};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
 
@@ -33,22 +32,7 @@ pub fn trade(i: u64, base_us: i64) -> Trade {
 
 pub fn reference(i: u64, base_us: i64, mark: bool) -> ReferencePrice {
     let price: Decimal = format!("{}.{:03}", 60_000 + i, i % 1000).parse().unwrap();
-    ReferencePrice {
-        venue: "okx".into(),
-        instrument: "BTC-USDT-PERP".into(),
-        base: "BTC".into(),
-        quote: "USDT".into(),
-        kind: InstrumentKind::Perp,
-        expiry_us: None,
-        venue_symbol: "BTC-USDT-SWAP".into(),
-        mark_price: mark.then_some(price),
-        index_price: (!mark).then_some(price),
-        funding_rate: None,
-        next_funding_time_us: None,
-        event_time_us: base_us + i as i64 * 1_000_000,
-        receive_time_us: base_us + i as i64 * 1_000_000 + 5_000,
-        source_lag_ms: 5,
-    }
+    okx_btc_perp_prices(mark.then_some(price), (!mark).then_some(price), base_us + i as i64 * 1_000_000, 5_000)
 }
 
 pub fn kline(i: u64, base_us: i64, version: i64) -> Kline {

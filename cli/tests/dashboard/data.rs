@@ -9,6 +9,7 @@ use tickwatch_model::{
 };
 use tickwatch_runtime::broker::{self, ReliableProducer, TopicSpec};
 use tickwatch_runtime::topics::Topics;
+use tickwatch_testkit::market::okx_btc_perp_prices;
 use tickwatch_testkit::{repo_root, stack};
 
 pub fn now_us() -> i64 {
@@ -58,22 +59,9 @@ pub fn references(t0: i64) -> Vec<ReferencePrice> {
         .map(|s| {
             let index = 6_400_000 + (s % 50) * 100;
             let mark = index + index * (5 + s % 21) / 10_000;
-            ReferencePrice {
-                venue: "okx".into(),
-                instrument: INSTRUMENT.into(),
-                base: "BTC".into(),
-                quote: "USDT".into(),
-                kind: InstrumentKind::Perp,
-                expiry_us: None,
-                venue_symbol: "BTC-USDT-SWAP".into(),
-                mark_price: Some(price(mark)),
-                index_price: Some(price(index)),
-                funding_rate: Some("0.0001".parse().unwrap()),
-                next_funding_time_us: None,
-                event_time_us: t0 + s * S + 500_000,
-                receive_time_us: t0 + s * S + 505_000,
-                source_lag_ms: 5,
-            }
+            let prices = okx_btc_perp_prices(Some(price(mark)), Some(price(index)), t0 + s * S + 500_000, 5_000);
+            assert_eq!(prices.instrument, INSTRUMENT);
+            ReferencePrice { funding_rate: Some("0.0001".parse().unwrap()), ..prices }
         })
         .collect()
 }

@@ -59,7 +59,7 @@ impl Market {
                 if !books.contains_key(&symbol) {
                     // The venue's state at the start: pushed again to every subscriber.
                     let mut book = BybitBook::default();
-                    book.on_push(true, &push.data);
+                    book.on_push(true, push.data);
                     books.insert(symbol.clone(), book);
                     depths.insert(symbol, depth);
                     continue;
@@ -111,7 +111,7 @@ impl Protocol for Market {
         let mut b = self.books.lock().expect("lock");
         if let Some(Some((snapshot, d))) = self.pushes.get(f.index as usize - 1) {
             if let Some(book) = b.books.get_mut(&d.symbol) {
-                book.on_push(*snapshot, d);
+                book.on_push(*snapshot, d.clone());
             }
         }
         b.applied = f.index;

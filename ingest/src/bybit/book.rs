@@ -4,7 +4,7 @@
 //! invalid until the next snapshot (the connector resubscribes).
 
 use super::messages::OrderbookData;
-use crate::book::{parse_sides, Loss, OrderBook, SyncEvent};
+use crate::book::{take_sides, Loss, OrderBook, SyncEvent};
 
 #[derive(Default)]
 pub struct BybitBook {
@@ -25,8 +25,9 @@ impl BybitBook {
         self.last_u.is_none()
     }
 
-    pub fn on_push(&mut self, is_snapshot: bool, d: &OrderbookData) -> SyncEvent {
-        let (bids, asks) = match parse_sides(&d.bids, &d.asks) {
+    /// A push the record was already made of: its level strings become the book's.
+    pub fn on_push(&mut self, is_snapshot: bool, d: OrderbookData) -> SyncEvent {
+        let (bids, asks) = match take_sides(d.bids, d.asks) {
             Ok(sides) => sides,
             Err(e) => {
                 self.invalidate();

@@ -144,7 +144,7 @@ impl BybitSession {
             Err(garbage) => return Read::frame(garbage),
         };
         let symbol = push.data.symbol.clone();
-        let sync = self.books.get_mut(&symbol).map(|b| vec![(symbol, b.on_push(snapshot, &push.data))]);
+        let sync = self.books.get_mut(&symbol).map(|b| vec![(symbol, b.on_push(snapshot, push.data))]);
         Read { frame, sync: sync.unwrap_or_default(), closing: false }
     }
 
