@@ -10,9 +10,11 @@
 //! `TW_E2E_RATES=1000,50000,600000` and `TW_E2E_SECONDS=20` (the last of three or more rates
 //! is a burst of a quarter of the time) choose the runs; `TW_E2E_BATCH_MS` sets the writer's
 //! `batch_ms` (default: the shipped 1000) and `TW_E2E_FETCH_WAIT_MS` the consumers'
-//! `broker.fetch_wait_ms` (default: the stack's, 500). Beside the stages, the CPU of the
-//! fake venue, the broker and ClickHouse (they share the cores), and after the table each
-//! run's P50 second by second: a latency that climbs is a queue growing.
+//! `broker.fetch_wait_ms` (default: the stack's, 500); `TW_E2E_OWN_BROKER=1` puts the run's
+//! topics on a Tansu started for the run instead of the stack's (`Plan::own_broker`). Beside
+//! the stages, the CPU of the fake venue, the broker and ClickHouse (they share the cores),
+//! and after the table each run's P50 second by second: a latency that climbs is a queue
+//! growing.
 
 mod support;
 
@@ -30,22 +32,31 @@ fn main() {
     let seconds: u64 = std::env::var("TW_E2E_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let batch_ms: Option<u64> = std::env::var("TW_E2E_BATCH_MS").ok().and_then(|s| s.parse().ok());
     let fetch_wait_ms: Option<u64> = std::env::var("TW_E2E_FETCH_WAIT_MS").ok().and_then(|s| s.parse().ok());
+    let own_broker = std::env::var("TW_E2E_OWN_BROKER").is_ok_and(|v| v == "1");
     let wasm = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
     assert!(wasm.exists(), "{} is missing: run `make transforms` first", wasm.display());
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     println!(
-        "End to end on this machine: fake Binance → ingest → tw-trades.wasm → ClickHouse writer (batch_ms {}, fetch_wait_ms {})",
+        "End to end on this machine: fake Binance → ingest → tw-trades.wasm → ClickHouse writer (batch_ms {}, fetch_wait_ms {}, {})",
         batch_ms.map_or("1000, the default".to_string(), |ms| ms.to_string()),
-        fetch_wait_ms.map_or("of the stack".to_string(), |ms| ms.to_string())
+        fetch_wait_ms.map_or("of the stack".to_string(), |ms| ms.to_string()),
+        if own_broker { "a Tansu of each run's own" } else { "the stack's Tansu" }
     );
     println!("| rate asked | seconds | rows | rate reached | P50 ms | P95 ms | P99 ms | ingest CPU / peak MB | transform | writer | CPU of fake venue, broker, ClickHouse |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut over_time = Vec::new();
     for (i, rate) in rates.iter().enumerate() {
         let secs = if i + 1 == rates.len() && rates.len() > 2 { (seconds / 4).max(2) } else { seconds };
-        let plan =
-            Plan { rate: *rate, seconds: secs, fake_args: &[], sink_topics: &["trades"], batch_ms, fetch_wait_ms };
-        let r = rt.block_on(run(&plan, &wasm));
+        let plan = Plan {
+            rate: *rate,
+            seconds: secs,
+            fake_args: &[],
+            sink_topics: &["trades"],
+            batch_ms,
+            fetch_wait_ms,
+            own_broker,
+        };
+        let r = support::run_unless_stopped(&rt, run(&plan, &wasm));
         println!(
             "| {rate} | {secs} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} |",
             r.rows,

@@ -44,7 +44,7 @@ fn main() {
     let wasm = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
     assert!(wasm.exists(), "{} is missing: run `make transforms` first", wasm.display());
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
-    rt.block_on(soak(seconds, rate, restart_every, disconnect_every, &wasm));
+    support::run_unless_stopped(&rt, soak(seconds, rate, restart_every, disconnect_every, &wasm));
 }
 
 async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64, wasm: &std::path::Path) {
@@ -57,6 +57,7 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
         sink_topics: &["trades", "dq.minute"],
         batch_ms: None,
         fetch_wait_ms: None,
+        own_broker: false,
     };
     let mut pipe = Pipeline::start("soak", &plan, wasm).await;
     println!(

@@ -125,6 +125,7 @@ fn load_settings(path: &std::path::Path) -> Result<Settings, ConfigError> {
 }
 
 fn main() -> ExitCode {
+    tickwatch_runtime::memory::tune_allocator();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     if let Command::ChdbServe(args) = &cli.command {

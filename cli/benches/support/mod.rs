@@ -23,6 +23,26 @@ const PER_INSTRUMENT: f64 = 800.0;
 const TOPICS: [&str; 7] =
     ["raw.trades", "raw.depth", "raw.reference", "dq.minute", "signals", "trades", "raw.trades.quarantine"];
 
+/// Run `work` to its end, or until the bench is asked to stop (Ctrl-C, SIGTERM); then `work`
+/// is dropped mid-way, and with it its [`Pipeline`], whose guards stop every process it
+/// started. Killed without this, a bench left its fake venue, ingestor, host and writer
+/// running and publishing into the stack. Exits 130 when stopped.
+pub fn run_unless_stopped<T>(rt: &tokio::runtime::Runtime, work: impl std::future::Future<Output = T>) -> T {
+    let stopped = rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+        tokio::select! {
+            out = work => Some(out),
+            _ = tokio::signal::ctrl_c() => None,
+            _ = term.recv() => None,
+        }
+    });
+    stopped.unwrap_or_else(|| {
+        eprintln!("stopped by a signal; the processes the bench started are stopped too");
+        std::process::exit(130)
+    })
+}
+
 /// What the pipeline is asked to carry.
 pub struct Plan<'a> {
     /// Trades a second, all instruments together.
@@ -37,6 +57,40 @@ pub struct Plan<'a> {
     pub batch_ms: Option<u64>,
     /// The consumers' `broker.fetch_wait_ms`; None keeps the stack's setting.
     pub fetch_wait_ms: Option<u64>,
+    /// The run's topics on a Tansu of its own (memory storage, started for the run) instead
+    /// of the stack's: whether what the stack's broker has served before (the suite, a soak)
+    /// slows the run. Tansu keeps one metadata document of every idempotent producer it has
+    /// seen and rewrites it whole on every produce request, and a fetch lists every batch
+    /// the partition holds.
+    pub own_broker: bool,
+}
+
+/// A Tansu of the run's own, in memory, on a free port; stopped when dropped.
+pub struct OwnBroker {
+    pub port: u16,
+    child: ChildGuard,
+}
+
+impl OwnBroker {
+    pub fn start() -> OwnBroker {
+        let port = tickwatch_testkit::free_port();
+        let bin = stack().var("TW_TANSU_BIN").expect("TW_TANSU_BIN in .stack/env (scripts/stack.sh up)").to_string();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let child = ChildGuard(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the run's Tansu did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        OwnBroker { port, child }
+    }
 }
 
 /// The running stages, in data order.
@@ -53,6 +107,8 @@ pub struct Pipeline {
     pub host: ChildGuard,
     pub writer: ChildGuard,
     fake: ChildGuard,
+    /// Last, so that it stops after the stages.
+    broker: Option<OwnBroker>,
 }
 
 impl Pipeline {
@@ -70,7 +126,12 @@ impl Pipeline {
             .iter()
             .map(|t| TopicSpec { name: format!("{prefix}.{t}"), partitions: 1, replication: 1, configs: vec![] })
             .collect();
-        broker::create_topics(&s.broker(), &specs).await.expect("topics");
+        let own_broker = plan.own_broker.then(OwnBroker::start);
+        let mut broker_settings = s.broker();
+        if let Some(own) = &own_broker {
+            broker_settings.bootstrap = format!("127.0.0.1:{}", own.port);
+        }
+        broker::create_topics(&broker_settings, &specs).await.expect("topics");
         let p = format!("{prefix}.");
         let n = ((plan.rate as f64 / PER_INSTRUMENT).ceil() as usize).max(4);
         let per_instrument = plan.rate as f64 / n as f64;
@@ -84,6 +145,11 @@ impl Pipeline {
         std::fs::write(&symbols, &symbols_yaml).expect("symbols file");
         let text = std::fs::read_to_string(&settings).expect("settings");
         let mut text = text.replace(&s.settings.files.symbols.display().to_string(), &symbols.display().to_string());
+        if own_broker.is_some() {
+            let stack_bootstrap = format!("bootstrap: {}", s.broker().bootstrap);
+            assert!(text.contains(&stack_bootstrap), "the settings name the stack's broker as {stack_bootstrap}");
+            text = text.replace(&stack_bootstrap, &format!("bootstrap: {}", broker_settings.bootstrap));
+        }
         if let Some(ms) = plan.fetch_wait_ms {
             let set = format!("fetch_wait_ms: {ms}");
             text = match text.find("fetch_wait_ms:") {
@@ -147,7 +213,21 @@ impl Pipeline {
             &words(&format!("ingest --venue binance --exchanges {} --topic-prefix {p} {m}", exchanges.display())),
         );
         let ch = ClickHouse::new(&Settings::load(&settings).expect("settings").clickhouse);
-        Pipeline { prefix, instruments: n, per_instrument, database, settings, sinks, ch, ingest, host, writer, fake }
+        let broker = own_broker;
+        Pipeline {
+            prefix,
+            instruments: n,
+            per_instrument,
+            database,
+            settings,
+            sinks,
+            ch,
+            ingest,
+            host,
+            writer,
+            fake,
+            broker,
+        }
     }
 
     /// Kill the writer without warning (what it held is read again from its last committed
@@ -158,12 +238,16 @@ impl Pipeline {
         self.writer = spawn_writer(&self.settings, &self.prefix, &self.sinks, nth);
     }
 
-    /// What shares the machine with the stages: the fake venue and the stack's broker and
-    /// ClickHouse, as (name, process id).
+    /// What shares the machine with the stages: the fake venue, the broker (the run's own or
+    /// the stack's) and the stack's ClickHouse, as (name, process id).
     pub fn neighbours(&self) -> Vec<(&'static str, u32)> {
         let s = stack();
         let mut all = vec![("fake venue", self.fake.0.id())];
-        all.extend(["broker", "clickhouse"].into_iter().filter_map(|n| s.server_pid(n).map(|pid| (n, pid))));
+        match &self.broker {
+            Some(own) => all.push(("broker", own.child.0.id())),
+            None => all.extend(s.server_pid("broker").map(|pid| ("broker", pid))),
+        }
+        all.extend(s.server_pid("clickhouse").map(|pid| ("clickhouse", pid)));
         all
     }
 
