@@ -1,22 +1,6 @@
-//! The deployment files, read by the tools that read them in production:
-//! - helm/tickwatch: `helm lint --strict`, `helm template` with the defaults and with every
-//!   option on, each manifest validated against the Kubernetes schemas (1.25 and current,
-//!   unknown fields refused), every stage's command line accepted by this `tickwatch`, the
-//!   settings the chart writes loaded by `tickwatch check`, and the objects that point at each
-//!   other (HPAs, PDBs, Services, the ServiceMonitor) pointing at what exists;
-//! - prometheus/: `promtool check rules` and the rules' unit tests, and every metric a rule
-//!   reads is one a stage exports.
-//!
-//! helm and the schema validator are installed by scripts/setup.sh (`make setup`).
+//! helm/tickwatch: lint, render, schemas, command lines, settings, references.
 
-use serde::Deserialize;
-use serde_yaml::Value;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use tickwatch_testkit::{repo_root, stack, unique};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tickwatch");
+use super::*;
 
 /// A variable of scripts/lib.sh (where setup.sh installs things).
 fn lib_var(name: &str) -> PathBuf {
@@ -28,14 +12,6 @@ fn lib_var(name: &str) -> PathBuf {
         .output()
         .unwrap();
     PathBuf::from(String::from_utf8(out.stdout).unwrap())
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 fn helm(args: &[&str]) -> Output {
@@ -332,145 +308,4 @@ fn every_option_on_still_validates_and_shards_transform_and_monitor_as_asked() {
     let (bad, _) = render(&["stages.windows.replicas=two"]);
     let out = validate(&bad, "1.37.0");
     assert!(!out.status.success() && text(&out).contains("replicas"), "a string for replicas: {}", text(&out));
-}
-
-fn promtool(args: &[&str]) -> Output {
-    stack(); // setup.sh installs Debian's prometheus, which brings promtool
-    run(Command::new("promtool").args(args).current_dir(repo_root().join("prometheus")))
-}
-
-#[test]
-fn the_prometheus_rules_check_pass_their_tests_and_read_exported_metrics() {
-    let check = promtool(&["check", "rules", "recording.rules.yaml", "alerts.rules.yaml"]);
-    assert!(check.status.success(), "{}", text(&check));
-    let tests = promtool(&["test", "rules", "tests.yaml"]);
-    assert!(tests.status.success(), "{}", text(&tests));
-
-    // Every metric a rule reads is exported by some stage (its name appears in the source).
-    let mut exported = String::new();
-    collect_rust(&repo_root(), &mut exported);
-    let mut read = BTreeSet::new();
-    for file in ["recording.rules.yaml", "alerts.rules.yaml"] {
-        let rules: Value =
-            serde_yaml::from_str(&std::fs::read_to_string(repo_root().join("prometheus").join(file)).unwrap()).unwrap();
-        for g in rules["groups"].as_sequence().unwrap() {
-            for r in g["rules"].as_sequence().unwrap() {
-                let expr = r["expr"].as_str().unwrap();
-                read.extend(metric_names(expr));
-            }
-        }
-    }
-    assert!(read.len() >= 8, "{read:?}");
-    for m in &read {
-        if m == "up" {
-            continue; // Prometheus's own
-        }
-        let base = ["_bucket", "_sum", "_count"].iter().fold(m.as_str(), |n, s| n.strip_suffix(s).unwrap_or(n));
-        assert!(has_word(&exported, base), "{m}: read by a rule, exported by no stage");
-    }
-}
-
-/// Metric names in a PromQL expression: identifiers followed by `{` or `[` (recording rules'
-/// names, with colons, are rules of this file, not exports).
-fn metric_names(expr: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let b = expr.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i].is_ascii_alphabetic() || b[i] == b'_' {
-            let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
-                i += 1;
-            }
-            let word = &expr[start..i];
-            if matches!(b.get(i), Some(b'{') | Some(b'[')) && !word.contains(':') {
-                names.push(word.to_string());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    names
-}
-
-/// `word` in `text` with no name character on either side.
-fn has_word(text: &str, word: &str) -> bool {
-    let name_char = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    text.match_indices(word)
-        .any(|(i, _)| !name_char(text[..i].chars().next_back()) && !name_char(text[i + word.len()..].chars().next()))
-}
-
-fn collect_rust(dir: &Path, out: &mut String) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = entry.path();
-        let n = entry.file_name();
-        if p.is_dir() && !matches!(n.to_str(), Some("target" | ".git" | ".stack" | "node_modules" | "tests")) {
-            collect_rust(&p, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            out.push_str(&std::fs::read_to_string(&p).unwrap());
-        }
-    }
-}
-
-/// rpk/down.sh with a stand-in `rpk` that records its arguments (rpk itself cannot be
-/// installed on these machines; cli_config.rs checks the generated scripts against the
-/// declaration): transforms first, then the subjects, then the topics; never `_schemas`,
-/// which holds a Redpanda cluster's whole registry; nothing at all unless confirmed.
-#[test]
-fn rpk_down_removes_transforms_subjects_then_topics_and_spares_the_registry() {
-    let bin = std::env::temp_dir().join(unique("rpk-bin"));
-    std::fs::create_dir_all(&bin).unwrap();
-    let calls = bin.join("calls.log");
-    let rpk = bin.join("rpk");
-    std::fs::write(&rpk, format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display())).unwrap();
-    std::fs::set_permissions(&rpk, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let down = |args: &[&str], stdin: &str| {
-        let mut child = Command::new("bash")
-            .arg("rpk/down.sh")
-            .args(args)
-            .env("PATH", &path)
-            .current_dir(repo_root())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    };
-    let refused = down(&[], "n\n");
-    assert!(!refused.status.success() && !calls.exists(), "nothing happens without a yes: {}", text(&refused));
-
-    let out = down(&["--yes"], "");
-    assert!(out.status.success(), "{}", text(&out));
-    let log = std::fs::read_to_string(&calls).unwrap();
-    let lines: Vec<&str> = log.lines().collect();
-    let declared: Vec<String> = std::fs::read_to_string(repo_root().join("rpk/topics.sh"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("create ")?.split(' ').next().map(str::to_string))
-        .filter(|t| t != "_schemas")
-        .collect();
-    assert!(declared.len() >= 20, "{declared:?}");
-    assert_eq!(
-        lines[..4],
-        [
-            "transform delete tw-trades --no-confirm",
-            "transform delete tw-depth --no-confirm",
-            "transform delete tw-reference --no-confirm",
-            "transform delete tw-dex --no-confirm"
-        ]
-    );
-    let subjects: Vec<&str> = lines[4..lines.len() - 1].to_vec();
-    let expected: Vec<String> = declared
-        .iter()
-        .flat_map(|t| {
-            [format!("registry subject delete {t}-value"), format!("registry subject delete {t}-value --permanent")]
-        })
-        .collect();
-    assert_eq!(subjects, expected);
-    assert_eq!(lines.last().unwrap(), &format!("topic delete {}", declared.join(" ")));
-    assert!(!log.contains("_schemas"), "{log}");
 }
