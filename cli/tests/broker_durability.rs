@@ -5,33 +5,22 @@
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use tickwatch_runtime::broker::{self, BrokerFlavor, TopicSpec};
 use tickwatch_runtime::settings::BrokerSettings;
-use tickwatch_testkit::{free_port, stack, unique, ChildGuard};
+use tickwatch_testkit::{free_port, servers, stack, unique, ChildGuard};
 
 fn start_tansu(port: u16, bucket: &str) -> ChildGuard {
     let s = stack();
-    let child = Command::new(s.var("TW_TANSU_BIN").expect("stack env names the Tansu binary"))
-        .args(["broker", "--listener-url", &format!("tcp://127.0.0.1:{port}")])
-        .args(["--advertised-listener-url", &format!("tcp://127.0.0.1:{port}")])
-        .args(["--storage-engine", &format!("s3://{bucket}/")])
-        .env("AWS_ENDPOINT", &s.s3_endpoint)
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", s.var("TICKWATCH_S3_ACCESS_KEY").unwrap())
-        .env("AWS_SECRET_ACCESS_KEY", s.var("TICKWATCH_S3_SECRET_KEY").unwrap())
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("tansu starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "tansu did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    ChildGuard(child)
+    let (key, secret) = (s.var("TICKWATCH_S3_ACCESS_KEY").unwrap(), s.var("TICKWATCH_S3_SECRET_KEY").unwrap());
+    let env = [
+        ("AWS_ENDPOINT", s.s3_endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ];
+    servers::tansu(s, port, &format!("s3://{bucket}/"), &env)
 }
 
 #[tokio::test]

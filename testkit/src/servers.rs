@@ -99,6 +99,24 @@ impl OwnServer {
     }
 }
 
+/// A Tansu broker of a test's own (the stack's binary) on `port`, with `storage` as its
+/// `--storage-engine` (`memory://tansu/`, or `s3://BUCKET/` with the S3 variables in `env`),
+/// once it listens. Dropping the guard kills it; what it stored in S3 stays.
+pub fn tansu(stack: &Stack, port: u16, storage: &str, env: &[(&str, &str)]) -> ChildGuard {
+    let bin = stack.var("TW_TANSU_BIN").expect("TW_TANSU_BIN in .stack/env (scripts/stack.sh up)");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", storage])
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tansu starts");
+    let guard = ChildGuard(child);
+    wait_port(port, 20);
+    guard
+}
+
 fn wait_port(port: u16, secs: u64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -74,22 +74,7 @@ pub struct OwnBroker {
 impl OwnBroker {
     pub fn start() -> OwnBroker {
         let port = tickwatch_testkit::free_port();
-        let bin = stack().var("TW_TANSU_BIN").expect("TW_TANSU_BIN in .stack/env (scripts/stack.sh up)").to_string();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(bin)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        let child = ChildGuard(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "the run's Tansu did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        OwnBroker { port, child }
+        OwnBroker { port, child: tickwatch_testkit::servers::tansu(stack(), port, "memory://tansu/", &[]) }
     }
 }
 
