@@ -10,7 +10,8 @@
 //! `TW_E2E_RATES=1000,50000,600000` and `TW_E2E_SECONDS=20` (the last of three or more rates
 //! is a burst of a quarter of the time) choose the runs; `TW_E2E_BATCH_MS` sets the writer's
 //! `batch_ms` (default: the shipped 1000) and `TW_E2E_FETCH_WAIT_MS` the consumers'
-//! `broker.fetch_wait_ms` (default: the stack's, 500); `TW_E2E_OWN_BROKER=1` puts the run's
+//! `broker.fetch_wait_ms` (default: the stack's, 500), `TW_E2E_COMPRESSION` the producers'
+//! `broker.compression` (default: the stack's, zstd); `TW_E2E_OWN_BROKER=1` puts the run's
 //! topics on a Tansu started for the run instead of the stack's (`Plan::own_broker`). Beside
 //! the stages, the CPU of the fake venue, the broker and ClickHouse (they share the cores),
 //! and after the table each run's P50 second by second: a latency that climbs is a queue
@@ -20,6 +21,7 @@ mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::hops::Hop;
 use support::{cpu_seconds, memory_mb, Pipeline, Plan};
 use tickwatch_testkit::repo_root;
 
@@ -33,18 +35,21 @@ fn main() {
     let batch_ms: Option<u64> = std::env::var("TW_E2E_BATCH_MS").ok().and_then(|s| s.parse().ok());
     let fetch_wait_ms: Option<u64> = std::env::var("TW_E2E_FETCH_WAIT_MS").ok().and_then(|s| s.parse().ok());
     let own_broker = std::env::var("TW_E2E_OWN_BROKER").is_ok_and(|v| v == "1");
+    let compression = std::env::var("TW_E2E_COMPRESSION").ok();
     let wasm = repo_root().join("target/wasm32-wasip1/wasm/tw-trades.wasm");
     assert!(wasm.exists(), "{} is missing: run `make transforms` first", wasm.display());
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     println!(
-        "End to end on this machine: fake Binance → ingest → tw-trades.wasm → ClickHouse writer (batch_ms {}, fetch_wait_ms {}, {})",
+        "End to end on this machine: fake Binance → ingest → tw-trades.wasm → ClickHouse writer (batch_ms {}, fetch_wait_ms {}, compression {}, {})",
         batch_ms.map_or("1000, the default".to_string(), |ms| ms.to_string()),
         fetch_wait_ms.map_or("of the stack".to_string(), |ms| ms.to_string()),
+        compression.as_deref().unwrap_or("of the stack"),
         if own_broker { "a Tansu of each run's own" } else { "the stack's Tansu" }
     );
     println!("| rate asked | seconds | rows | rate reached | P50 ms | P95 ms | P99 ms | P95 ms after the first {WARM_UP_S} s | ingest CPU / peak MB | transform | writer | CPU of fake venue, broker, ClickHouse |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut over_time = Vec::new();
+    let mut hops = Vec::new();
     for (i, rate) in rates.iter().enumerate() {
         let secs = if i + 1 == rates.len() && rates.len() > 2 { (seconds / 4).max(2) } else { seconds };
         let plan = Plan {
@@ -54,6 +59,7 @@ fn main() {
             sink_topics: &["trades"],
             batch_ms,
             fetch_wait_ms,
+            compression: compression.as_deref(),
             own_broker,
         };
         let r = support::run_unless_stopped(&rt, run(&plan, &wasm));
@@ -71,6 +77,18 @@ fn main() {
             r.neighbours.join(", ")
         );
         over_time.push((*rate, r.p50_by_second));
+        hops.push((*rate, r.hops, (r.p50, r.p95)));
+    }
+    // The same delay measured at each stage's hand-over: the step that grows most is where
+    // the time goes.
+    println!("\nWhere the time goes: P50 / P95 ms from receipt to the trade handed to the broker by the ingestor (raw.trades), by the transform host (trades), and to its row (inserted_at):");
+    println!("| rate asked | to raw.trades | to trades | to the row |");
+    println!("|---|---|---|---|");
+    for (rate, [raw, normalized], (p50, p95)) in hops {
+        println!(
+            "| {rate} | {:.0} / {:.0} | {:.0} / {:.0} | {p50:.0} / {p95:.0} |",
+            raw.p50, raw.p95, normalized.p50, normalized.p95
+        );
     }
     // A latency that climbs through the run is a queue growing: the rate is past what the
     // pipeline carries. A flat one is the pipeline's own delay.
@@ -96,6 +114,8 @@ struct Outcome {
     stages: Vec<String>,
     neighbours: Vec<String>,
     p50_by_second: Vec<f64>,
+    /// Receipt to `raw.trades` and to `trades`.
+    hops: [Hop; 2],
 }
 
 async fn run(plan: &Plan<'_>, wasm: &Path) -> Outcome {
@@ -151,6 +171,7 @@ async fn run(plan: &Plan<'_>, wasm: &Path) -> Outcome {
                  GROUP BY toStartOfSecond(receive_time) AS s ORDER BY s",
             )
             .await,
+        hops: support::hops::to_topics(&pipe.broker_settings(), &pipe.prefix),
     };
     pipe.finish().await;
     outcome

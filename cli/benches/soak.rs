@@ -57,6 +57,7 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
         sink_topics: &["trades", "dq.minute"],
         batch_ms: None,
         fetch_wait_ms: None,
+        compression: None,
         own_broker: false,
     };
     let mut pipe = Pipeline::start("soak", &plan, wasm).await;

@@ -35,6 +35,7 @@ async fn acknowledged_records_survive_a_broker_kill() {
         flavor: BrokerFlavor::Tansu,
         client_id: "durability".into(),
         fetch_wait_ms: 500,
+        compression: Default::default(),
     };
     let topic = "durable".to_string();
 

@@ -16,3 +16,4 @@ pub mod quality;
 pub mod replay;
 pub mod session;
 pub mod silence;
+pub mod streams;

@@ -4,6 +4,7 @@
 //! time) and the time a book takes to resync (from the disconnect or break to the snapshot
 //! applied).
 
+use crate::streams::StreamMap;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -14,7 +15,8 @@ const RESYNC_BOUNDS_S: &[f64] = &[0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0
 
 #[derive(Default)]
 struct Inner {
-    msgs: BTreeMap<(String, String, String), u64>,
+    /// Per venue, then stream: counted for every message, so looked up without allocating.
+    msgs: BTreeMap<String, StreamMap<u64>>,
     reconnects: BTreeMap<(String, String), u64>,
     gaps: BTreeMap<(String, String, String), u64>,
     trade_gaps: BTreeMap<(String, String), u64>,
@@ -34,15 +36,23 @@ struct Inner {
 #[derive(Default)]
 pub struct IngestMetrics(Mutex<Inner>);
 
+/// The venue's entry, made the first time (the key is allocated once, not per message).
+fn per_venue<'m, V>(map: &'m mut BTreeMap<String, V>, venue: &str, make: impl FnOnce() -> V) -> &'m mut V {
+    if !map.contains_key(venue) {
+        map.insert(venue.to_string(), make());
+    }
+    map.get_mut(venue).expect("inserted above")
+}
+
 fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
     *map.entry(key).or_default() += 1;
 }
 
 impl IngestMetrics {
-    pub fn message(&self, venue: &str, instrument: &str, channel: &str, lag_ms: i64) {
+    pub fn message(&self, venue: &str, instrument: &str, channel: &'static str, lag_ms: i64) {
         let mut m = self.0.lock().expect("metrics lock");
-        bump(&mut m.msgs, (venue.into(), instrument.into(), channel.into()));
-        m.lag.entry(venue.into()).or_insert_with(|| Histogram::new(LAG_BOUNDS_MS)).observe(lag_ms.max(0) as f64);
+        *per_venue(&mut m.msgs, venue, StreamMap::default).get_or_insert_with(instrument, channel, || 0) += 1;
+        per_venue(&mut m.lag, venue, || Histogram::new(LAG_BOUNDS_MS)).observe(lag_ms.max(0) as f64);
     }
 
     pub fn reconnect(&self, venue: &str, reason: &str) {
@@ -119,7 +129,11 @@ impl IngestMetrics {
             "Market-data messages received, per venue, instrument and channel.",
             m.msgs
                 .iter()
-                .map(|((v, i, c), n)| (format!("venue=\"{v}\",instrument=\"{i}\",channel=\"{c}\""), *n))
+                .flat_map(|(v, streams)| {
+                    streams
+                        .iter()
+                        .map(move |(i, c, n)| (format!("venue=\"{v}\",instrument=\"{i}\",channel=\"{c}\""), *n))
+                })
                 .collect(),
         );
         family(

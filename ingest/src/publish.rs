@@ -1,7 +1,8 @@
 //! Raw records to the raw topics: Avro in the Confluent wire format with the registry's ids,
-//! key = venue symbol, through an idempotent zstd producer; also the ingestor's own
-//! data-quality minutes (`dq.minute`) and stream silences (`signals`), key = instrument. One
-//! task sends everything in arrival order (order matters for book deltas), a wave at a time.
+//! key = venue symbol, through an idempotent producer (batches compressed as
+//! `broker.compression` says); also the ingestor's own data-quality minutes (`dq.minute`) and
+//! stream silences (`signals`), key = instrument. One task sends everything in arrival order
+//! (order matters for book deltas), a wave at a time.
 
 use crate::frame::RawRecord;
 use crate::metrics::IngestMetrics;

@@ -13,7 +13,7 @@
 //!
 //! Pure: the caller passes the times (ms) and publishes the reports.
 
-use std::collections::BTreeMap;
+use crate::streams::StreamMap;
 use std::time::Duration;
 use tickwatch_model::Signal;
 
@@ -79,12 +79,12 @@ pub struct SilenceDetector {
     venue: String,
     settings: SilenceSettings,
     connected: bool,
-    streams: BTreeMap<(String, &'static str), StreamClock>,
+    streams: StreamMap<StreamClock>,
 }
 
 impl SilenceDetector {
     pub fn new(venue: &str, settings: SilenceSettings) -> SilenceDetector {
-        SilenceDetector { venue: venue.into(), settings, connected: false, streams: BTreeMap::new() }
+        SilenceDetector { venue: venue.into(), settings, connected: false, streams: StreamMap::default() }
     }
 
     /// The connection is open (subscriptions sent) at `now_ms`.
@@ -106,10 +106,9 @@ impl SilenceDetector {
         if !self.settings.enabled {
             return None;
         }
-        let key = (instrument.to_string(), channel);
-        let Some(clock) = self.streams.get_mut(&key) else {
+        let Some(clock) = self.streams.get_mut(instrument, channel) else {
             let clock = StreamClock { last_ms: now_ms, last_is_message: true, usual_gap_ms: 0.0, gaps: 0, open: None };
-            self.streams.insert(key, clock);
+            self.streams.insert(instrument, channel, clock);
             return None;
         };
         if clock.last_is_message && self.connected {
@@ -131,7 +130,7 @@ impl SilenceDetector {
         let (factor, min_ms) = (self.settings.factor, self.settings.min.as_millis() as f64);
         let (min_samples, repeat_ms) = (self.settings.min_samples, self.settings.repeat.as_millis() as i64);
         let mut due = Vec::new();
-        for ((instrument, channel), clock) in &mut self.streams {
+        for (instrument, channel, clock) in self.streams.iter_mut() {
             let phase = match &mut clock.open {
                 Some((_, reported)) if now_ms - *reported >= repeat_ms => Phase::Lasting,
                 Some(_) => continue,
@@ -150,7 +149,7 @@ impl SilenceDetector {
                 *since
             });
             let silent_ms = now_ms - since.expect("open");
-            due.push((phase, clock.usual_gap_ms, instrument.clone(), *channel, silent_ms));
+            due.push((phase, clock.usual_gap_ms, instrument.to_string(), channel, silent_ms));
         }
         due.into_iter()
             .map(|(phase, usual, instrument, channel, silent_ms)| {

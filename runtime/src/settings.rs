@@ -36,6 +36,37 @@ pub struct BrokerSettings {
     /// (librdkafka `fetch.wait.max.ms`).
     #[serde(default = "default_fetch_wait_ms")]
     pub fetch_wait_ms: u64,
+    /// How producers compress record batches (librdkafka `compression.type`).
+    #[serde(default)]
+    pub compression: Compression,
+}
+
+/// A producer's batch compression. zstd packs market data tightest and matches the topics'
+/// `compression` in `config/topics.yaml` (a broker whose topic says otherwise recompresses
+/// every batch); lz4 costs a fraction of the CPU on both ends, which counts where the stages
+/// and the broker share few cores (see the README's performance section).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    #[default]
+    Zstd,
+}
+
+impl Compression {
+    /// The name librdkafka and Kafka topic configs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -309,6 +340,9 @@ redis: {url: 'redis://127.0.0.1:6379/0'}
         assert_eq!(s.clickhouse.database, "tickwatch");
         assert_eq!(s.registry.topic, "_schemas");
         assert_eq!(s.broker.flavor, BrokerFlavor::Tansu);
+        assert_eq!(s.broker.compression, Compression::Zstd);
+        let lz4 = Settings::parse(Path::new("t.yaml"), &GOOD.replace("flavor: tansu", "flavor: tansu, compression: lz4"));
+        assert_eq!(lz4.unwrap().broker.compression, Compression::Lz4);
     }
 
     #[test]
@@ -323,6 +357,8 @@ redis: {url: 'redis://127.0.0.1:6379/0'}
         assert!(e.contains("missing field `redis`"), "{e}");
         let e = err(&GOOD.replace("flavor: tansu", "flavor: pulsar"));
         assert!(e.contains("field `broker.flavor`") && e.contains("pulsar"), "{e}");
+        let e = err(&GOOD.replace("flavor: tansu", "flavor: tansu, compression: brotli"));
+        assert!(e.contains("field `broker.compression`") && e.contains("brotli") && e.contains("lz4"), "{e}");
         let e = err(&format!("{GOOD}otel: {{endpoint: 'http://127.0.0.1:4318', sample_ratio: 2}}"));
         assert!(e.contains("field `otel.sample_ratio`") && e.contains("between 0 and 1"), "{e}");
         let e = err(&format!("{GOOD}otel: {{endpoint: '127.0.0.1:4318'}}"));

@@ -47,6 +47,7 @@ impl Stack {
             flavor: BrokerFlavor::Noida,
             client_id: "tickwatch-test".into(),
             fetch_wait_ms: 500,
+            compression: Default::default(),
         }
     }
 

@@ -5,6 +5,8 @@
 // Each benchmark includes this module and uses a part of it.
 #![allow(dead_code)]
 
+pub mod hops;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -57,6 +59,8 @@ pub struct Plan<'a> {
     pub batch_ms: Option<u64>,
     /// The consumers' `broker.fetch_wait_ms`; None keeps the stack's setting.
     pub fetch_wait_ms: Option<u64>,
+    /// The producers' `broker.compression`; None keeps the stack's setting.
+    pub compression: Option<&'a str>,
     /// The run's topics on a Tansu of its own (memory storage, started for the run) instead
     /// of the stack's: whether what the stack's broker has served before (the suite, a soak)
     /// slows the run. Tansu keeps one metadata document of every idempotent producer it has
@@ -136,14 +140,10 @@ impl Pipeline {
             text = text.replace(&stack_bootstrap, &format!("bootstrap: {}", broker_settings.bootstrap));
         }
         if let Some(ms) = plan.fetch_wait_ms {
-            let set = format!("fetch_wait_ms: {ms}");
-            text = match text.find("fetch_wait_ms:") {
-                Some(at) => {
-                    let end = text[at..].find('\n').map_or(text.len(), |e| at + e);
-                    format!("{}{set}{}", &text[..at], &text[end..])
-                }
-                None => text.replacen("broker:\n", &format!("broker:\n  {set}\n"), 1),
-            };
+            text = set_broker_field(&text, "fetch_wait_ms", &ms.to_string());
+        }
+        if let Some(codec) = plan.compression {
+            text = set_broker_field(&text, "compression", codec);
         }
         std::fs::write(&settings, text).expect("settings");
 
@@ -236,6 +236,15 @@ impl Pipeline {
         all
     }
 
+    /// The broker the run's topics are on.
+    pub fn broker_settings(&self) -> tickwatch_runtime::settings::BrokerSettings {
+        let mut settings = stack().broker();
+        if let Some(own) = &self.broker {
+            settings.bootstrap = format!("127.0.0.1:{}", own.port);
+        }
+        settings
+    }
+
     /// The stages as (name, process).
     pub fn stages(&self) -> [(&'static str, &ChildGuard); 3] {
         [("ingest", &self.ingest), ("transform", &self.host), ("writer", &self.writer)]
@@ -302,6 +311,19 @@ fn fake_venue(args: &[&str]) -> (ChildGuard, String, String) {
     let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).expect("its URLs").to_string();
     let (ws, rest) = (field("ws_url="), field("rest_url="));
     (ChildGuard(child), ws, rest)
+}
+
+/// `field: value` in the settings' `broker:` section, replacing the field where it is set.
+fn set_broker_field(text: &str, field: &str, value: &str) -> String {
+    let set = format!("{field}: {value}");
+    match text.find(&format!("\n  {field}:")) {
+        Some(at) => {
+            let at = at + 3;
+            let end = text[at..].find('\n').map_or(text.len(), |e| at + e);
+            format!("{}{set}{}", &text[..at], &text[end..])
+        }
+        None => text.replacen("broker:\n", &format!("broker:\n  {set}\n"), 1),
+    }
 }
 
 fn words(line: &str) -> Vec<String> {

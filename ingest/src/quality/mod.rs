@@ -8,6 +8,7 @@
 
 mod lags;
 
+use crate::streams::StreamMap;
 use lags::LagHistogram;
 use std::collections::{BTreeMap, HashMap};
 use tickwatch_model::QualityMinute;
@@ -33,9 +34,10 @@ pub struct QualityBook {
     venue: String,
     /// (instrument, channel) of every configured stream.
     streams: Vec<(String, &'static str)>,
-    rows: BTreeMap<(i64, String, &'static str), Counters>,
+    /// Per stream, its open minutes.
+    rows: StreamMap<BTreeMap<i64, Counters>>,
     /// Receive time of the last message per stream (for silences).
-    last_seen: HashMap<(String, &'static str), i64>,
+    last_seen: StreamMap<i64>,
     /// The last trade sequence per instrument (for repeats, disorder and, where the venue's
     /// sequence counts every trade, gaps).
     last_trade: HashMap<String, i64>,
@@ -50,11 +52,14 @@ fn minute_of(ms: i64) -> i64 {
 
 impl QualityBook {
     pub fn new(venue: &str, streams: Vec<(String, &'static str)>, now_ms: i64) -> QualityBook {
-        let last_seen = streams.iter().map(|k| (k.clone(), now_ms)).collect();
+        let mut last_seen = StreamMap::default();
+        for (instrument, channel) in &streams {
+            last_seen.insert(instrument, channel, now_ms);
+        }
         QualityBook {
             venue: venue.into(),
             streams,
-            rows: BTreeMap::new(),
+            rows: StreamMap::default(),
             last_seen,
             last_trade: HashMap::new(),
             contiguous_trades: false,
@@ -70,7 +75,7 @@ impl QualityBook {
 
     fn row(&mut self, at_ms: i64, instrument: &str, channel: &'static str) -> &mut Counters {
         let minute = minute_of(at_ms).max(self.flushed_until);
-        self.rows.entry((minute, instrument.to_string(), channel)).or_default()
+        self.rows.get_or_insert_with(instrument, channel, BTreeMap::new).entry(minute).or_default()
     }
 
     /// A message received at `at_ms`; `trade_seq` for trades with a venue sequence. Returns
@@ -84,11 +89,13 @@ impl QualityBook {
         lag_ms: i64,
         trade_seq: Option<i64>,
     ) -> Option<i64> {
-        let key = (instrument.to_string(), channel);
-        let silence = at_ms - self.last_seen.insert(key, at_ms).unwrap_or(at_ms);
+        let silence = at_ms - self.last_seen.insert(instrument, channel, at_ms).unwrap_or(at_ms);
         let (mut repeat, mut missed) = ((false, false), None);
         if let Some(seq) = trade_seq {
-            let last = self.last_trade.entry(instrument.to_string()).or_insert(seq - 1);
+            if !self.last_trade.contains_key(instrument) {
+                self.last_trade.insert(instrument.to_string(), seq - 1);
+            }
+            let last = self.last_trade.get_mut(instrument).expect("inserted above");
             repeat = (seq == *last, seq < *last);
             missed = (self.contiguous_trades && seq > *last + 1).then_some(seq - *last - 1);
             *last = (*last).max(seq);
@@ -136,10 +143,10 @@ impl QualityBook {
         let mut minute = self.flushed_until;
         while minute < until {
             for (instrument, channel) in self.streams.clone() {
-                let c = self.rows.remove(&(minute, instrument.clone(), channel)).unwrap_or_default();
+                let c = self.rows.get_mut(&instrument, channel).and_then(|m| m.remove(&minute)).unwrap_or_default();
                 let end = (minute + MINUTE_MS).min(now_ms);
                 // Silence running at the end of the minute counts too.
-                let last = self.last_seen.get(&(instrument.clone(), channel)).copied().unwrap_or(minute);
+                let last = self.last_seen.get(&instrument, channel).copied().unwrap_or(minute);
                 let open = if last < end { end - last.max(minute) } else { 0 };
                 out.push(QualityMinute {
                     venue: self.venue.clone(),
@@ -159,6 +166,10 @@ impl QualityBook {
                 });
             }
             minute += MINUTE_MS;
+        }
+        // A stream outside the configured ones has no row to publish; its closed minutes go.
+        for minutes in self.rows.values_mut() {
+            minutes.retain(|m, _| *m >= until);
         }
         self.flushed_until = self.flushed_until.max(until);
         out

@@ -72,13 +72,14 @@ pub fn client_config(settings: &BrokerSettings) -> ClientConfig {
     cfg
 }
 
-/// An idempotent, zstd-compressing producer configuration: acks from all replicas, no
-/// reordering on retry, so a retried batch never duplicates or swaps records.
+/// An idempotent producer configuration: acks from all replicas, no reordering on retry, so a
+/// retried batch never duplicates or swaps records; batches compressed as `broker.compression`
+/// says.
 pub fn producer_config(settings: &BrokerSettings) -> ClientConfig {
     let mut cfg = client_config(settings);
     cfg.set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("compression.type", "zstd")
+        .set("compression.type", settings.compression.as_str())
         .set("linger.ms", "5")
         .set("message.timeout.ms", "30000");
     cfg
@@ -258,11 +259,14 @@ mod tests {
             flavor: BrokerFlavor::Tansu,
             client_id: "t".into(),
             fetch_wait_ms: 500,
+            compression: Default::default(),
         };
         assert_eq!(consumer_config(&s, "g").get("isolation.level"), Some("read_uncommitted"));
         assert_eq!(producer_config(&s).get("enable.idempotence"), Some("true"));
         assert_eq!(consumer_config(&s, "g").get("fetch.wait.max.ms"), Some("500"));
-        let quick = BrokerSettings { fetch_wait_ms: 20, ..s };
+        assert_eq!(producer_config(&s).get("compression.type"), Some("zstd"));
+        let quick = BrokerSettings { fetch_wait_ms: 20, compression: crate::settings::Compression::Lz4, ..s };
         assert_eq!(consumer_config(&quick, "g").get("fetch.wait.max.ms"), Some("20"));
+        assert_eq!(producer_config(&quick).get("compression.type"), Some("lz4"));
     }
 }
