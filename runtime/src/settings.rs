@@ -341,7 +341,8 @@ redis: {url: 'redis://127.0.0.1:6379/0'}
         assert_eq!(s.registry.topic, "_schemas");
         assert_eq!(s.broker.flavor, BrokerFlavor::Tansu);
         assert_eq!(s.broker.compression, Compression::Zstd);
-        let lz4 = Settings::parse(Path::new("t.yaml"), &GOOD.replace("flavor: tansu", "flavor: tansu, compression: lz4"));
+        let lz4 =
+            Settings::parse(Path::new("t.yaml"), &GOOD.replace("flavor: tansu", "flavor: tansu, compression: lz4"));
         assert_eq!(lz4.unwrap().broker.compression, Compression::Lz4);
     }
 
