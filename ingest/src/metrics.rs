@@ -4,7 +4,7 @@
 //! time) and the time a book takes to resync (from the disconnect or break to the snapshot
 //! applied).
 
-use crate::streams::StreamMap;
+use crate::streams::{slot, StreamMap};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -36,14 +36,6 @@ struct Inner {
 #[derive(Default)]
 pub struct IngestMetrics(Mutex<Inner>);
 
-/// The venue's entry, made the first time (the key is allocated once, not per message).
-fn per_venue<'m, V>(map: &'m mut BTreeMap<String, V>, venue: &str, make: impl FnOnce() -> V) -> &'m mut V {
-    if !map.contains_key(venue) {
-        map.insert(venue.to_string(), make());
-    }
-    map.get_mut(venue).expect("inserted above")
-}
-
 fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
     *map.entry(key).or_default() += 1;
 }
@@ -51,8 +43,8 @@ fn bump<K: Ord>(map: &mut BTreeMap<K, u64>, key: K) {
 impl IngestMetrics {
     pub fn message(&self, venue: &str, instrument: &str, channel: &'static str, lag_ms: i64) {
         let mut m = self.0.lock().expect("metrics lock");
-        *per_venue(&mut m.msgs, venue, StreamMap::default).get_or_insert_with(instrument, channel, || 0) += 1;
-        per_venue(&mut m.lag, venue, || Histogram::new(LAG_BOUNDS_MS)).observe(lag_ms.max(0) as f64);
+        *slot(&mut m.msgs, venue, StreamMap::default).get_or_insert_with(instrument, channel, || 0) += 1;
+        slot(&mut m.lag, venue, || Histogram::new(LAG_BOUNDS_MS)).observe(lag_ms.max(0) as f64);
     }
 
     pub fn reconnect(&self, venue: &str, reason: &str) {

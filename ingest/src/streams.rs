@@ -6,6 +6,15 @@
 
 use std::collections::BTreeMap;
 
+/// `map[key]`, made by `make` the first time: the key is allocated only then, not for every
+/// lookup as `entry(key.to_string())` would.
+pub fn slot<'m, V>(map: &'m mut BTreeMap<String, V>, key: &str, make: impl FnOnce() -> V) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), make());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 /// Values per instrument, then per channel; iterated in `(instrument, channel)` order.
 #[derive(Debug, Clone)]
 pub struct StreamMap<V> {
@@ -32,10 +41,7 @@ impl<V> StreamMap<V> {
 
     /// The stream's value, made by `make` if the stream is new.
     pub fn get_or_insert_with(&mut self, instrument: &str, channel: &'static str, make: impl FnOnce() -> V) -> &mut V {
-        if !self.by_instrument.contains_key(instrument) {
-            self.by_instrument.insert(instrument.to_string(), Vec::new());
-        }
-        let channels = self.by_instrument.get_mut(instrument).expect("inserted above");
+        let channels = slot(&mut self.by_instrument, instrument, Vec::new);
         let at = match channels.binary_search_by(|(c, _)| (*c).cmp(channel)) {
             Ok(at) => at,
             Err(at) => {

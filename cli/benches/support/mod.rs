@@ -116,10 +116,7 @@ impl Pipeline {
             .map(|t| TopicSpec { name: format!("{prefix}.{t}"), partitions: 1, replication: 1, configs: vec![] })
             .collect();
         let own_broker = plan.own_broker.then(OwnBroker::start);
-        let mut broker_settings = s.broker();
-        if let Some(own) = &own_broker {
-            broker_settings.bootstrap = format!("127.0.0.1:{}", own.port);
-        }
+        let broker_settings = broker_of(own_broker.as_ref());
         broker::create_topics(&broker_settings, &specs).await.expect("topics");
         let p = format!("{prefix}.");
         let n = ((plan.rate as f64 / PER_INSTRUMENT).ceil() as usize).max(4);
@@ -238,11 +235,7 @@ impl Pipeline {
 
     /// The broker the run's topics are on.
     pub fn broker_settings(&self) -> tickwatch_runtime::settings::BrokerSettings {
-        let mut settings = stack().broker();
-        if let Some(own) = &self.broker {
-            settings.bootstrap = format!("127.0.0.1:{}", own.port);
-        }
-        settings
+        broker_of(self.broker.as_ref())
     }
 
     /// The stages as (name, process).
@@ -311,6 +304,15 @@ fn fake_venue(args: &[&str]) -> (ChildGuard, String, String) {
     let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).expect("its URLs").to_string();
     let (ws, rest) = (field("ws_url="), field("rest_url="));
     (ChildGuard(child), ws, rest)
+}
+
+/// The stack's broker settings, pointed at the run's own broker when it has one.
+fn broker_of(own: Option<&OwnBroker>) -> tickwatch_runtime::settings::BrokerSettings {
+    let mut settings = stack().broker();
+    if let Some(own) = own {
+        settings.bootstrap = format!("127.0.0.1:{}", own.port);
+    }
+    settings
 }
 
 /// `field: value` in the settings' `broker:` section, replacing the field where it is set.

@@ -8,9 +8,9 @@
 
 mod lags;
 
-use crate::streams::StreamMap;
+use crate::streams::{slot, StreamMap};
 use lags::LagHistogram;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use tickwatch_model::QualityMinute;
 
 const MINUTE_MS: i64 = 60_000;
@@ -40,7 +40,7 @@ pub struct QualityBook {
     last_seen: StreamMap<i64>,
     /// The last trade sequence per instrument (for repeats, disorder and, where the venue's
     /// sequence counts every trade, gaps).
-    last_trade: HashMap<String, i64>,
+    last_trade: BTreeMap<String, i64>,
     contiguous_trades: bool,
     /// Minutes before this one are published.
     flushed_until: i64,
@@ -61,7 +61,7 @@ impl QualityBook {
             streams,
             rows: StreamMap::default(),
             last_seen,
-            last_trade: HashMap::new(),
+            last_trade: BTreeMap::new(),
             contiguous_trades: false,
             flushed_until: minute_of(now_ms),
         }
@@ -92,10 +92,7 @@ impl QualityBook {
         let silence = at_ms - self.last_seen.insert(instrument, channel, at_ms).unwrap_or(at_ms);
         let (mut repeat, mut missed) = ((false, false), None);
         if let Some(seq) = trade_seq {
-            if !self.last_trade.contains_key(instrument) {
-                self.last_trade.insert(instrument.to_string(), seq - 1);
-            }
-            let last = self.last_trade.get_mut(instrument).expect("inserted above");
+            let last = slot(&mut self.last_trade, instrument, || seq - 1);
             repeat = (seq == *last, seq < *last);
             missed = (self.contiguous_trades && seq > *last + 1).then_some(seq - *last - 1);
             *last = (*last).max(seq);
