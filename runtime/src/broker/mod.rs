@@ -16,7 +16,7 @@ use serde::Deserialize;
 use std::time::Duration;
 
 mod producer;
-pub use producer::{InOrderSend, OwnedRecord, ReliableProducer};
+pub use producer::{AddHeader, InOrderSend, Outgoing, OwnedRecord, ReliableProducer};
 
 /// Which implementation of the Kafka API answers at the bootstrap address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

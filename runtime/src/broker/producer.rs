@@ -24,6 +24,85 @@ pub struct OwnedRecord {
     pub timestamp_ms: Option<i64>,
 }
 
+/// Takes one record header: its key and value.
+pub type AddHeader<'f> = dyn FnMut(&[u8], Option<&[u8]>) + 'f;
+
+/// What the producer reads of a record to send. [`OwnedRecord`] is one; a writer that keeps
+/// its records in a layout of its own (the transform host keeps the bytes the module wrote)
+/// implements it and is sent from there, without first copying each part into an owned one.
+pub trait Outgoing {
+    fn topic(&self) -> &str;
+    fn partition(&self) -> Option<i32>;
+    fn key(&self) -> Option<&[u8]>;
+    fn payload(&self) -> Option<&[u8]>;
+    fn header_count(&self) -> usize;
+    /// Hands each header to `add`, in order.
+    fn headers(&self, add: &mut AddHeader<'_>);
+    /// The record's timestamp (ms); the producer's clock when `None`.
+    fn timestamp_ms(&self) -> Option<i64>;
+}
+
+impl Outgoing for OwnedRecord {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+    fn partition(&self) -> Option<i32> {
+        self.partition
+    }
+    fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        self.payload.as_deref()
+    }
+    fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+    fn headers(&self, add: &mut AddHeader<'_>) {
+        for (k, v) in &self.headers {
+            add(k, v.as_deref());
+        }
+    }
+    fn timestamp_ms(&self) -> Option<i64> {
+        self.timestamp_ms
+    }
+}
+
+/// [`ReliableProducer::send_with_headers`]' record, borrowed.
+struct OneRecord<'a> {
+    topic: &'a str,
+    partition: Option<i32>,
+    key: Option<&'a [u8]>,
+    payload: Option<&'a [u8]>,
+    headers: &'a [(Vec<u8>, Option<Vec<u8>>)],
+}
+
+impl Outgoing for OneRecord<'_> {
+    fn topic(&self) -> &str {
+        self.topic
+    }
+    fn partition(&self) -> Option<i32> {
+        self.partition
+    }
+    fn key(&self) -> Option<&[u8]> {
+        self.key
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        self.payload
+    }
+    fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+    fn headers(&self, add: &mut AddHeader<'_>) {
+        for (k, v) in self.headers {
+            add(k, v.as_deref());
+        }
+    }
+    fn timestamp_ms(&self) -> Option<i64> {
+        None
+    }
+}
+
 /// Records handed to the producer in order whose acknowledgements are still to be awaited
 /// ([`ReliableProducer::enqueue_in_order`]).
 pub struct InOrderSend {
@@ -95,7 +174,8 @@ impl ReliableProducer {
         let mut attempt = 0;
         loop {
             let producer = self.current();
-            let record = future_record(topic, partition, key, payload, headers, None);
+            let one = OneRecord { topic, partition, key, payload, headers };
+            let record = future_record(&one);
             match producer.send(record, Duration::from_secs(30)).await {
                 Ok(delivery) => return Ok((delivery.partition, delivery.offset)),
                 Err((source, _)) => self.after_failure(&producer, topic, source, &mut attempt).await?,
@@ -109,7 +189,7 @@ impl ReliableProducer {
     /// record on is sent again, in order. Concurrent single sends would race to enqueue.
     /// Returns the index of the first record that had to be sent again, if any (from there
     /// on, records may have reached the broker twice or after later ones).
-    pub async fn send_in_order(&self, records: &[OwnedRecord]) -> Result<Option<usize>, BrokerError> {
+    pub async fn send_in_order<R: Outgoing>(&self, records: &[R]) -> Result<Option<usize>, BrokerError> {
         let pending = self.enqueue_in_order(records).await?;
         self.acknowledged_in_order(pending, records).await
     }
@@ -119,22 +199,15 @@ impl ReliableProducer {
     /// they travel, then passes the same `records` to
     /// [`ReliableProducer::acknowledged_in_order`]. Nothing may be enqueued for the same
     /// partitions in between, or a resend after a failure would land behind it.
-    pub async fn enqueue_in_order(&self, records: &[OwnedRecord]) -> Result<InOrderSend, BrokerError> {
+    pub async fn enqueue_in_order<R: Outgoing>(&self, records: &[R]) -> Result<InOrderSend, BrokerError> {
         self.enqueue_from(records, 0).await
     }
 
-    async fn enqueue_from(&self, records: &[OwnedRecord], from: usize) -> Result<InOrderSend, BrokerError> {
+    async fn enqueue_from<R: Outgoing>(&self, records: &[R], from: usize) -> Result<InOrderSend, BrokerError> {
         let client = self.current();
         let mut deliveries = Vec::with_capacity(records.len() - from);
         for r in &records[from..] {
-            let mut record = future_record(
-                &r.topic,
-                r.partition,
-                r.key.as_deref(),
-                r.payload.as_deref(),
-                &r.headers,
-                r.timestamp_ms,
-            );
+            let mut record = future_record(r);
             loop {
                 match client.send_result(record) {
                     Ok(delivery) => break deliveries.push(delivery),
@@ -142,7 +215,7 @@ impl ReliableProducer {
                         record = back;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    Err((source, _)) => return Err(BrokerError::Produce { topic: r.topic.clone(), source }),
+                    Err((source, _)) => return Err(BrokerError::Produce { topic: r.topic().to_string(), source }),
                 }
             }
         }
@@ -153,10 +226,10 @@ impl ReliableProducer {
     /// acknowledgement of `sent` (enqueued from `records`); after a failure, everything from
     /// the first failed record on is sent again, in order. Returns the index of the first
     /// record sent again, if any.
-    pub async fn acknowledged_in_order(
+    pub async fn acknowledged_in_order<R: Outgoing>(
         &self,
         mut sent: InOrderSend,
-        records: &[OwnedRecord],
+        records: &[R],
     ) -> Result<Option<usize>, BrokerError> {
         let (mut attempt, mut first_resent) = (0, None::<usize>);
         loop {
@@ -173,7 +246,7 @@ impl ReliableProducer {
                 }
             }
             let Some((first, source)) = failed else { return Ok(first_resent) };
-            self.after_failure(&sent.client, &records[first].topic, source, &mut attempt).await?;
+            self.after_failure(&sent.client, records[first].topic(), source, &mut attempt).await?;
             first_resent = Some(first_resent.map_or(first, |f| f.min(first)));
             sent = self.enqueue_from(records, first).await?;
         }
@@ -227,32 +300,26 @@ impl ReliableProducer {
     }
 }
 
-fn future_record<'a>(
-    topic: &'a str,
-    partition: Option<i32>,
-    key: Option<&'a [u8]>,
-    payload: Option<&'a [u8]>,
-    headers: &[(Vec<u8>, Option<Vec<u8>>)],
-    timestamp_ms: Option<i64>,
-) -> FutureRecord<'a, [u8], [u8]> {
-    let mut record = FutureRecord::<[u8], [u8]>::to(topic);
-    if let Some(k) = key {
+fn future_record<R: Outgoing>(r: &R) -> FutureRecord<'_, [u8], [u8]> {
+    let mut record = FutureRecord::<[u8], [u8]>::to(r.topic());
+    if let Some(k) = r.key() {
         record = record.key(k);
     }
-    if !headers.is_empty() {
-        let mut h = rdkafka::message::OwnedHeaders::new_with_capacity(headers.len());
-        for (k, v) in headers {
-            h = h.insert(rdkafka::message::Header { key: &String::from_utf8_lossy(k), value: v.as_deref() });
-        }
-        record = record.headers(h);
+    if r.header_count() > 0 {
+        let mut h = Some(rdkafka::message::OwnedHeaders::new_with_capacity(r.header_count()));
+        r.headers(&mut |k, v| {
+            let key = String::from_utf8_lossy(k);
+            h = h.take().map(|h| h.insert(rdkafka::message::Header { key: &key, value: v }));
+        });
+        record = record.headers(h.expect("headers are put back after each insert"));
     }
-    if let Some(p) = partition {
+    if let Some(p) = r.partition() {
         record = record.partition(p);
     }
-    if let Some(v) = payload {
+    if let Some(v) = r.payload() {
         record = record.payload(v);
     }
-    if let Some(ts) = timestamp_ms {
+    if let Some(ts) = r.timestamp_ms() {
         record = record.timestamp(ts);
     }
     record

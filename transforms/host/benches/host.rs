@@ -95,10 +95,16 @@ fn main() {
     let records: Vec<InRecord> = values
         .iter()
         .enumerate()
-        .map(|(i, v)| InRecord {
-            payload: Payload { key: None, value: Some(v.clone()), headers: vec![] },
-            timestamp_ms: NOW_MS,
-            offset: i as i64,
+        .map(|(i, v)| {
+            // The headers a record has in the pipeline: the ingestor's dedup key and the
+            // runner's source position.
+            let symbol = ["NKNUSDT", "LRCBTC", "BLZETH"][i % 3];
+            let headers = vec![
+                (b"dedup_key".to_vec(), Some(format!("binance|{symbol}|trades|{}", 10_000_000 + i).into_bytes())),
+                (b"tickwatch-source".to_vec(), Some(format!("raw.trades/0/{i}").into_bytes())),
+            ];
+            let payload = Payload { key: Some(symbol.as_bytes().to_vec()), value: Some(v.clone()), headers };
+            InRecord::new(&payload, NOW_MS, i as i64)
         })
         .collect();
     let hosted = best_of_5(n, || {
@@ -113,7 +119,7 @@ fn main() {
             }
         }
     });
-    println!("raw.trades -> trades, {n} records, batches of {batch}, one core:");
+    println!("raw.trades -> trades, {n} records (key, value, two headers), batches of {batch}, one core:");
     println!("  native normalizer     {native:>12.0} records/s");
     println!("  tw-trades.wasm (host) {hosted:>12.0} records/s   ({:.2} of native)", hosted / native);
 }

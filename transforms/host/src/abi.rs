@@ -1,6 +1,6 @@
 //! The `redpanda_transform` imports, as Redpanda's broker implements them.
 
-use crate::encoding::{Cursor, Payload};
+use crate::encoding::Cursor;
 use crate::vm::{memory, read_bytes, write_bytes, BatchResult, Closed, Current, HostState, OutRecord};
 use wasmtime::{AsContextMut, Caller, Linker};
 
@@ -47,25 +47,24 @@ fn read_batch_header(
     if c.data_mut().current.take().is_some() {
         let outputs = std::mem::take(&mut c.data_mut().outputs);
         c.data_mut().offset = None;
+        if let Some(started) = c.data_mut().batch_started.take() {
+            c.data()
+                .last_batch_micros
+                .store(started.elapsed().as_micros() as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         if c.data().results.send(BatchResult::Done(outputs)).is_err() {
             return Err(wasmtime::Error::new(Closed));
         }
     }
-    let batch = c.data().batches.recv().map_err(|_| wasmtime::Error::new(Closed))?;
-    let records: Vec<_> = batch
-        .into_iter()
-        .map(|r| {
-            let bytes = r.payload.encode();
-            (r, bytes)
-        })
-        .collect();
-    let first = records.first().map_or(0, |r| r.0.offset);
-    let last = records.last().map_or(0, |r| r.0.offset);
-    let base_ts = records.first().map_or(0, |r| r.0.timestamp_ms);
-    let max_ts = records.iter().map(|r| r.0.timestamp_ms).max().unwrap_or(0);
-    let largest = records.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let records = c.data().batches.recv().map_err(|_| wasmtime::Error::new(Closed))?;
+    let first = records.first().map_or(0, |r| r.offset);
+    let last = records.last().map_or(0, |r| r.offset);
+    let base_ts = records.first().map_or(0, |r| r.timestamp_ms);
+    let max_ts = records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
+    let largest = records.iter().map(|r| r.bytes.len()).max().unwrap_or(0);
     let count = records.len() as i32;
     c.data_mut().current = Some(Current { records, next: 0 });
+    c.data_mut().batch_started = Some(std::time::Instant::now());
     // Waiting for a batch is not the module's time.
     c.as_context_mut().set_epoch_deadline(crate::vm::ticks(crate::vm::STARTUP_TIME_LIMIT));
     write_bytes(&mut c, base_offset, &first.to_le_bytes())?;
@@ -93,7 +92,8 @@ fn read_next_record(
     // Memory and host state together: the payload goes straight into the module, no copy.
     let (bytes_out, state) = mem.data_and_store_mut(&mut c);
     let Some(cur) = state.current.as_mut() else { return Ok(NO_BATCH) };
-    let Some((record, payload)) = cur.records.get(cur.next) else { return Ok(NO_BATCH) };
+    let Some(record) = cur.records.get(cur.next) else { return Ok(NO_BATCH) };
+    let payload = &record.bytes;
     if payload.len() > len.max(0) as usize {
         return Ok(BUFFER_TOO_SMALL);
     }
@@ -143,7 +143,7 @@ fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> w
         i
     };
     let bytes = read_bytes(c, buf, len)?;
-    let Some(payload) = Payload::decode(&bytes) else { return Ok(INVALID_PAYLOAD) };
-    c.data_mut().outputs.push(OutRecord { output, payload });
+    let Some(record) = OutRecord::new(output, bytes) else { return Ok(INVALID_PAYLOAD) };
+    c.data_mut().outputs.push(record);
     Ok(len)
 }

@@ -59,36 +59,97 @@ impl<'a> Cursor<'a> {
     }
 }
 
-impl Payload {
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(16 + self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len));
-        put_sized(&mut out, self.key.as_deref());
-        put_sized(&mut out, self.value.as_deref());
-        put_varint(&mut out, self.headers.len() as i64);
-        for (k, v) in &self.headers {
-            put_sized(&mut out, Some(k));
-            put_sized(&mut out, v.as_deref());
-        }
-        out
+/// Writes a record in the ABI layout as its parts come, so that a record read from the broker
+/// reaches the module in one buffer, without an owned [`Payload`] in between.
+pub struct PayloadWriter {
+    out: Vec<u8>,
+    headers_left: usize,
+}
+
+impl PayloadWriter {
+    /// Key and value, then `header_count` calls of [`PayloadWriter::header`].
+    /// `header_bytes` is a guess of the headers' size (the buffer grows past it if needed).
+    pub fn new(key: Option<&[u8]>, value: Option<&[u8]>, header_count: usize, header_bytes: usize) -> PayloadWriter {
+        let size = 16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len) + header_bytes;
+        let mut out = Vec::with_capacity(size);
+        put_sized(&mut out, key);
+        put_sized(&mut out, value);
+        put_varint(&mut out, header_count as i64);
+        PayloadWriter { out, headers_left: header_count }
     }
 
-    /// Parse what a module wrote; `None` if malformed (negative lengths below -1, trailing bytes...).
-    pub fn decode(bytes: &[u8]) -> Option<Payload> {
+    pub fn header(&mut self, key: &[u8], value: Option<&[u8]>) {
+        self.headers_left = self.headers_left.checked_sub(1).expect("more headers than announced");
+        put_sized(&mut self.out, Some(key));
+        put_sized(&mut self.out, value);
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        assert_eq!(self.headers_left, 0, "fewer headers than announced");
+        self.out
+    }
+}
+
+/// A record in the ABI layout, checked, its parts borrowed from the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct PayloadView<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    header_count: usize,
+    headers: &'a [u8],
+}
+
+impl<'a> PayloadView<'a> {
+    /// `None` if malformed (lengths below -1, a header without a key, trailing bytes...).
+    pub fn parse(bytes: &'a [u8]) -> Option<PayloadView<'a>> {
         let mut c = Cursor(bytes);
-        let key = c.sized()?.map(<[u8]>::to_vec);
-        let value = c.sized()?.map(<[u8]>::to_vec);
+        let key = c.sized()?;
+        let value = c.sized()?;
         let n = c.varint()?;
         if n < 0 {
             return None;
         }
-        let mut headers = Vec::with_capacity(n.min(64) as usize);
+        let headers = c.0;
         for _ in 0..n {
-            let k = c.sized()?.unwrap_or_default().to_vec();
-            let v = c.sized()?.map(<[u8]>::to_vec);
-            headers.push((k, v));
+            c.sized()?;
+            c.sized()?;
         }
-        c.0.is_empty().then_some(Payload { key, value, headers })
+        c.0.is_empty().then_some(PayloadView { key, value, header_count: n as usize, headers })
+    }
+
+    pub fn header_count(&self) -> usize {
+        self.header_count
+    }
+
+    /// The headers, in order (a null header key reads as empty, as the broker's does).
+    pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> {
+        let mut c = Cursor(self.headers);
+        // Parsed once already: every read succeeds.
+        (0..self.header_count).map_while(move |_| Some((c.sized()?.unwrap_or_default(), c.sized()?)))
+    }
+
+    pub fn to_payload(&self) -> Payload {
+        Payload {
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.map(<[u8]>::to_vec),
+            headers: self.headers().map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect(),
+        }
+    }
+}
+
+impl Payload {
+    pub fn encode(&self) -> Vec<u8> {
+        let header_bytes = self.headers.iter().map(|(k, v)| 4 + k.len() + v.as_ref().map_or(0, Vec::len)).sum();
+        let mut w = PayloadWriter::new(self.key.as_deref(), self.value.as_deref(), self.headers.len(), header_bytes);
+        for (k, v) in &self.headers {
+            w.header(k, v.as_deref());
+        }
+        w.finish()
+    }
+
+    /// Parse what a module wrote; `None` if malformed (negative lengths below -1, trailing bytes...).
+    pub fn decode(bytes: &[u8]) -> Option<Payload> {
+        PayloadView::parse(bytes).map(|v| v.to_payload())
     }
 }
 
@@ -145,6 +206,36 @@ mod tests {
         // A length of -2 is invalid.
         assert_eq!(Payload::decode(&[3]), None);
         assert_eq!(Payload::decode(&[]), None);
+        // A header announced but missing.
+        let mut short = PayloadWriter::new(None, None, 0, 0).finish();
+        short[2] = 2; // varint(1) header
+        assert_eq!(Payload::decode(&short), None);
+    }
+
+    #[test]
+    fn writer_and_view_agree_with_the_owned_payload() {
+        let p = Payload {
+            key: None,
+            value: Some(b"value".to_vec()),
+            headers: vec![(b"a".to_vec(), Some(b"1".to_vec())), (b"b".to_vec(), None), (vec![], Some(vec![]))],
+        };
+        let mut w = PayloadWriter::new(None, Some(b"value"), 3, 0);
+        w.header(b"a", Some(b"1"));
+        w.header(b"b", None);
+        w.header(b"", Some(b""));
+        let bytes = w.finish();
+        assert_eq!(bytes, p.encode());
+        let view = PayloadView::parse(&bytes).unwrap();
+        assert_eq!((view.key, view.value, view.header_count()), (None, Some(&b"value"[..]), 3));
+        let headers: Vec<_> = view.headers().collect();
+        assert_eq!(headers, vec![(&b"a"[..], Some(&b"1"[..])), (&b"b"[..], None), (&b""[..], Some(&b""[..]))]);
+        assert_eq!(view.to_payload(), p);
+    }
+
+    #[test]
+    #[should_panic(expected = "fewer headers than announced")]
+    fn the_writer_refuses_a_short_header_list() {
+        PayloadWriter::new(None, None, 1, 0).finish();
     }
 
     #[test]

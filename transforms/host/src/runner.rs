@@ -4,17 +4,18 @@
 //! count), and commit the input offsets only after every output is acknowledged. A kill at
 //! any point loses nothing; the batch in flight is redone (at least once, same keys).
 
-use crate::encoding::Payload;
+use crate::encoding::PayloadWriter;
 pub use crate::stats::RunnerStats;
-use crate::vm::{BatchResult, InRecord, TransformVm};
+use crate::vm::{BatchResult, InRecord, OutRecord, TransformVm};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tickwatch_runtime::broker::{self, InOrderSend, OwnedRecord, ReliableProducer};
+use tickwatch_runtime::broker::{self, AddHeader, InOrderSend, Outgoing, ReliableProducer};
 use tickwatch_runtime::settings::BrokerSettings;
 use tickwatch_runtime::trace::{self, Span, SpanKind, TRACEPARENT};
 
@@ -64,8 +65,9 @@ fn output_partitions(consumer: &BaseConsumer, topics: &[String]) -> Result<Vec<i
 
 /// A traced input record gets a span of the host's, from its poll to its outputs'
 /// acknowledgement; its `traceparent` header, which the transform copies to the outputs, is
-/// rewritten to that span so that the next stages hang under it.
-fn trace_record<M: Message>(msg: &M, headers: &mut [(Vec<u8>, Option<Vec<u8>>)], input: &str) -> Option<Span> {
+/// rewritten to that span so that the next stages hang under it. Returns the span and the
+/// header's new value.
+fn trace_record<M: Message>(msg: &M, input: &str) -> Option<(Span, Vec<u8>)> {
     let parent = trace::from_message(msg)?;
     let mut span = Span::child(format!("process {input}"), SpanKind::Consumer, &parent);
     span.attr("messaging.system", "kafka")
@@ -73,10 +75,21 @@ fn trace_record<M: Message>(msg: &M, headers: &mut [(Vec<u8>, Option<Vec<u8>>)],
         .attr("messaging.destination.partition.id", msg.partition().to_string())
         .attr("messaging.kafka.offset", msg.offset());
     let value = span.context().header_value().into_bytes();
-    if let Some(slot) = headers.iter_mut().find(|(k, _)| k == TRACEPARENT.as_bytes()) {
-        slot.1 = Some(value);
+    Some((span, value))
+}
+
+/// The message as the module reads it, written in one buffer: its key, value and headers
+/// (`traceparent` replaced when `traceparent` is given), then the source header.
+fn to_abi<M: Message>(msg: &M, source: &str, traceparent: Option<&[u8]>) -> Vec<u8> {
+    let headers = msg.headers();
+    let count = headers.as_ref().map_or(0, |h| h.count());
+    let mut out = PayloadWriter::new(msg.key(), msg.payload(), count + 1, 64 * count + source.len() + 24);
+    for h in headers.iter().flat_map(|h| h.iter()) {
+        let value = if h.key == TRACEPARENT { traceparent.or(h.value) } else { h.value };
+        out.header(h.key.as_bytes(), value);
     }
-    Some(span)
+    out.header(SOURCE_HEADER.as_bytes(), Some(source.as_bytes()));
+    out.finish()
 }
 
 /// One partition's batch, gathered from the consumer, with the spans of its traced records.
@@ -96,6 +109,7 @@ fn gather(
     let mut by_partition: BTreeMap<i32, Gathered> = BTreeMap::new();
     let deadline = Instant::now() + cfg.linger;
     let mut n = 0;
+    let mut source = String::new();
     while n < cfg.batch_max {
         let left = deadline.saturating_duration_since(Instant::now());
         let Some(msg) = consumer.poll(if n == 0 { first_wait } else { left }) else {
@@ -105,20 +119,16 @@ fn gather(
             continue;
         };
         let msg = msg?;
-        let mut headers: Vec<(Vec<u8>, Option<Vec<u8>>)> = msg
-            .headers()
-            .map(|h| h.iter().map(|h| (h.key.as_bytes().to_vec(), h.value.map(<[u8]>::to_vec))).collect())
-            .unwrap_or_default();
-        headers.push((
-            SOURCE_HEADER.as_bytes().to_vec(),
-            Some(format!("{}/{}/{}", msg.topic(), msg.partition(), msg.offset()).into_bytes()),
-        ));
+        source.clear();
+        let _ = write!(source, "{}/{}/{}", msg.topic(), msg.partition(), msg.offset());
         let batch = by_partition.entry(msg.partition()).or_default();
-        if let Some(span) = trace_record(&msg, &mut headers, &cfg.input) {
+        let traced = trace_record(&msg, &cfg.input);
+        let bytes = to_abi(&msg, &source, traced.as_ref().map(|(_, v)| v.as_slice()));
+        if let Some((span, _)) = traced {
             batch.spans.push(span);
         }
         batch.records.push(InRecord {
-            payload: Payload { key: msg.key().map(<[u8]>::to_vec), value: msg.payload().map(<[u8]>::to_vec), headers },
+            bytes,
             timestamp_ms: msg.timestamp().to_millis().unwrap_or(-1),
             offset: msg.offset(),
         });
@@ -130,12 +140,45 @@ fn gather(
     Ok(by_partition)
 }
 
+/// An output record as the producer sends it: the module's bytes, its parts borrowed.
+struct Produced<'a> {
+    topic: &'a str,
+    partition: i32,
+    record: OutRecord,
+}
+
+impl Outgoing for Produced<'_> {
+    fn topic(&self) -> &str {
+        self.topic
+    }
+    fn partition(&self) -> Option<i32> {
+        Some(self.partition)
+    }
+    fn key(&self) -> Option<&[u8]> {
+        self.record.view().key
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        self.record.view().value
+    }
+    fn header_count(&self) -> usize {
+        self.record.view().header_count()
+    }
+    fn headers(&self, add: &mut AddHeader<'_>) {
+        for (k, v) in self.record.view().headers() {
+            add(k, v);
+        }
+    }
+    fn timestamp_ms(&self) -> Option<i64> {
+        None
+    }
+}
+
 /// One partition's outputs, handed to the producer; once every one is acknowledged, its
 /// input is committed up to `last`.
-struct InFlight {
+struct InFlight<'a> {
     partition: i32,
     last: i64,
-    records: Vec<OwnedRecord>,
+    records: Vec<Produced<'a>>,
     sent: InOrderSend,
     timestamps: Vec<i64>,
     spans: Vec<Span>,
@@ -150,7 +193,7 @@ struct SendAndCommit<'a> {
     stats: &'a RunnerStats,
 }
 
-impl InFlight {
+impl InFlight<'_> {
     /// Wait for the acknowledgements, then commit the input.
     fn finish(self, p: &SendAndCommit<'_>) -> Result<(), RunnerError> {
         p.runtime.block_on(p.producer.acknowledged_in_order(self.sent, &self.records))?;
@@ -183,8 +226,9 @@ impl InFlight {
 /// Run until `stop` is set. Blocking: call it from a thread of its own.
 ///
 /// Two batches overlap: while one batch's outputs travel to the broker, the next is polled
-/// and run through the VM. Its outputs are enqueued only once the one before is
-/// acknowledged, so that a resend can never land behind them.
+/// and run through the VM, and the host thread waits for the first's acknowledgement and
+/// commits it while the module works. The second's outputs are enqueued only once the one
+/// before is acknowledged, so that a resend can never land behind them.
 pub fn run(
     settings: &BrokerSettings,
     cfg: &RunnerConfig,
@@ -220,14 +264,14 @@ pub fn run(
             let last = records.last().map_or(-1, |r| r.offset);
             let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp_ms).collect();
             stats.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
-            let started = Instant::now();
-            let result = vm.process(records);
-            // The batch before is done with either way: on a trap, its input is committed
-            // and the error names exactly what is not.
+            vm.submit(records);
+            // While the module works, the batch before is acknowledged and committed; it is
+            // done with either way: on a trap, its input is committed and the error names
+            // exactly what is not.
             if let Some(done) = in_flight.take() {
                 done.finish(&outlet)?;
             }
-            let outputs = match result {
+            let outputs = match vm.wait() {
                 BatchResult::Done(o) => o,
                 BatchResult::Trapped { offset, message } => {
                     return Err(RunnerError::Trapped {
@@ -239,24 +283,18 @@ pub fn run(
                     })
                 }
             };
-            let in_vm = started.elapsed();
+            let in_vm = vm.last_batch_time();
             stats.process_micros.fetch_add(in_vm.as_micros() as u64, Ordering::Relaxed);
             stats.batch_seconds.observe(in_vm);
             stats.batches.fetch_add(1, Ordering::Relaxed);
-            let records: Vec<OwnedRecord> = outputs
+            let records: Vec<Produced> = outputs
                 .into_iter()
-                .map(|o| {
-                    if let Some(c) = stats.records_out.get(o.output) {
+                .map(|record| {
+                    if let Some(c) = stats.records_out.get(record.output) {
                         c.fetch_add(1, Ordering::Relaxed);
                     }
-                    OwnedRecord {
-                        topic: cfg.outputs[o.output].clone(),
-                        partition: Some(partition % partitions_of[o.output]),
-                        key: o.payload.key,
-                        payload: o.payload.value,
-                        headers: o.payload.headers,
-                        timestamp_ms: None,
-                    }
+                    let (topic, partition) = (&cfg.outputs[record.output], partition % partitions_of[record.output]);
+                    Produced { topic, partition, record }
                 })
                 .collect();
             let sent = runtime.block_on(producer.enqueue_in_order(&records))?;

@@ -2,25 +2,51 @@
 //! hands it a batch each time it calls `read_batch_header`, and that call is also the sign
 //! that the previous batch is complete (Redpanda's commit point).
 
-use crate::encoding::Payload;
+use crate::encoding::{Payload, PayloadView};
 use crate::sr::SchemaLookup;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use wasmtime::{Caller, Config, Engine, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder};
 
-/// A record going into the module.
+/// A record going into the module, already in the ABI layout (the runner writes it straight
+/// from the consumed message: one buffer per record).
 #[derive(Debug, Clone)]
 pub struct InRecord {
-    pub payload: Payload,
+    pub bytes: Vec<u8>,
     pub timestamp_ms: i64,
     pub offset: i64,
 }
 
-/// A record the module wrote, and to which of the outputs.
+impl InRecord {
+    pub fn new(payload: &Payload, timestamp_ms: i64, offset: i64) -> InRecord {
+        InRecord { bytes: payload.encode(), timestamp_ms, offset }
+    }
+}
+
+/// A record the module wrote, and to which of the outputs: the bytes as written, checked
+/// when written ([`OutRecord::view`] borrows its parts for the producer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutRecord {
     pub output: usize,
-    pub payload: Payload,
+    bytes: Vec<u8>,
+}
+
+impl OutRecord {
+    /// `None` if `bytes` is not a well-formed record.
+    pub fn new(output: usize, bytes: Vec<u8>) -> Option<OutRecord> {
+        PayloadView::parse(&bytes)?;
+        Some(OutRecord { output, bytes })
+    }
+
+    pub fn view(&self) -> PayloadView<'_> {
+        PayloadView::parse(&self.bytes).expect("checked when written")
+    }
+
+    /// The record as owned parts (tests, tools; the runner sends from [`OutRecord::view`]).
+    pub fn payload(&self) -> Payload {
+        self.view().to_payload()
+    }
 }
 
 /// How a batch ended.
@@ -61,7 +87,7 @@ pub(crate) fn ticks(d: std::time::Duration) -> u64 {
 }
 
 pub(crate) struct Current {
-    pub records: Vec<(InRecord, Vec<u8>)>,
+    pub records: Vec<InRecord>,
     pub next: usize,
 }
 
@@ -82,6 +108,10 @@ pub struct HostState {
     pub(crate) limits: StoreLimits,
     pub(crate) registry: Arc<dyn SchemaLookup>,
     pub(crate) memory: Option<Memory>,
+    /// When the module took the batch it works on.
+    pub(crate) batch_started: Option<std::time::Instant>,
+    /// How long the module worked on its last batch, µs (read by [`TransformVm::last_batch_time`]).
+    pub(crate) last_batch_micros: Arc<AtomicU64>,
 }
 
 /// The module's linear memory (looked up once: export lookups by name are not free).
@@ -130,6 +160,7 @@ pub struct TransformVm {
     batches: Option<SyncSender<Vec<InRecord>>>,
     results: Receiver<BatchResult>,
     thread: Option<std::thread::JoinHandle<()>>,
+    last_batch_micros: Arc<AtomicU64>,
 }
 
 /// Compile a module once; share it between VMs.
@@ -190,7 +221,10 @@ impl TransformVm {
             monotonic_ns: 0,
             registry,
             memory: None,
+            batch_started: None,
+            last_batch_micros: Arc::default(),
         };
+        let last_batch_micros = state.last_batch_micros.clone();
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limits);
         // Start-up (before the first record) has its own limit, so a tight per-record limit
@@ -213,20 +247,36 @@ impl TransformVm {
             };
             let _ = result_tx.send(BatchResult::Trapped { offset, message });
         })?;
-        Ok(TransformVm { batches: Some(batch_tx), results: result_rx, thread: Some(thread) })
+        Ok(TransformVm { batches: Some(batch_tx), results: result_rx, thread: Some(thread), last_batch_micros })
     }
 
     /// Run one batch through the module and wait until it asks for the next one.
     pub fn process(&mut self, batch: Vec<InRecord>) -> BatchResult {
-        let Some(tx) = &self.batches else {
+        self.submit(batch);
+        self.wait()
+    }
+
+    /// Hand the module a batch and return at once; the module works on it on its own thread
+    /// (the runner gathers the next batch meanwhile). [`TransformVm::wait`] takes the result;
+    /// one batch at a time.
+    pub fn submit(&mut self, batch: Vec<InRecord>) {
+        // A closed VM or one whose thread ended: `wait` reports why.
+        if let Some(tx) = &self.batches {
+            let _ = tx.send(batch);
+        }
+    }
+
+    /// How long the module worked on the batch [`TransformVm::wait`] returned last (its own
+    /// thread's time from taking the batch to asking for the next; the host may have done
+    /// other work meanwhile).
+    pub fn last_batch_time(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.last_batch_micros.load(Ordering::Relaxed))
+    }
+
+    /// The result of the batch last submitted.
+    pub fn wait(&mut self) -> BatchResult {
+        if self.batches.is_none() {
             return BatchResult::Trapped { offset: None, message: "the VM is closed".into() };
-        };
-        if tx.send(batch).is_err() {
-            // The VM thread already ended; its reason is waiting in `results`.
-            return self
-                .results
-                .recv()
-                .unwrap_or(BatchResult::Trapped { offset: None, message: "the VM ended".into() });
         }
         self.results.recv().unwrap_or(BatchResult::Trapped { offset: None, message: "the VM ended".into() })
     }

@@ -44,7 +44,7 @@ fn books_are_normalized_and_broken_ones_quarantined() {
     let BatchResult::Done(out) = vm.process(batch) else { panic!("trapped") };
     assert_eq!(out.len(), 3);
     assert_eq!(out[0].output, 0);
-    let book = BookUpdate::from_avro(wire::unframe(out[0].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    let book = BookUpdate::from_avro(wire::unframe(out[0].view().value.unwrap()).unwrap().1).unwrap();
     assert_eq!(book.instrument, "BTC-USDT-PERP");
     assert_eq!(book.bids, vec![lv("29123.4", "0.12"), lv("29123.3", "0.01")]);
     assert_eq!(book.asks, vec![lv("29123.5", "0.03")]);
@@ -53,7 +53,7 @@ fn books_are_normalized_and_broken_ones_quarantined() {
         .iter()
         .map(|o| {
             assert_eq!(o.output, 1);
-            QuarantineRecord::from_avro(wire::unframe(o.payload.value.as_ref().unwrap()).unwrap().1).unwrap().reason
+            QuarantineRecord::from_avro(wire::unframe(o.view().value.unwrap()).unwrap().1).unwrap().reason
         })
         .collect();
     assert_eq!(reasons, vec!["crossed_book", "duplicate_key"]);

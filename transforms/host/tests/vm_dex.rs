@@ -56,12 +56,12 @@ fn real_swap_logs_are_priced_exactly() {
     let clean_id = s.lookup.schema_id_of(&format!("{}.dex.swaps-value", s.prefix));
     let swap = |i: usize| {
         assert_eq!(out[i].output, 0, "output of record {i}");
-        let (id, datum) = wire::unframe(out[i].payload.value.as_ref().unwrap()).unwrap();
+        let (id, datum) = wire::unframe(out[i].view().value.unwrap()).unwrap();
         assert_eq!(id, clean_id);
         DexSwap::from_avro(datum).unwrap()
     };
     let pepe = swap(0);
-    assert_eq!(out[0].payload.key.as_deref(), Some(&b"WETH-PEPE"[..]));
+    assert_eq!(out[0].view().key, Some(&b"WETH-PEPE"[..]));
     assert_eq!((pepe.instrument.as_str(), pepe.protocol.as_str()), ("WETH-PEPE", "uniswap_v2"));
     assert_eq!(pepe.price.to_string(), "7316870372.332384374968599944");
     assert_eq!(pepe.base_size.to_string(), "0.75");
@@ -78,7 +78,7 @@ fn real_swap_logs_are_priced_exactly() {
     assert_eq!((weth.status, weth.version, weth.source_lag_ms), (SwapStatus::Pending, 0, 500));
 
     assert_eq!(out[2].output, 1);
-    let q = QuarantineRecord::from_avro(wire::unframe(out[2].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    let q = QuarantineRecord::from_avro(wire::unframe(out[2].view().value.unwrap()).unwrap().1).unwrap();
     assert_eq!(
         (q.reason.as_str(), q.source_offset, q.venue.as_deref()),
         ("unknown_instrument", 13, Some("uniswap_v3"))
@@ -107,7 +107,7 @@ fn the_symbols_variable_adds_a_pool_at_deploy_time() {
     let value = wire::frame(s.raw_id, &log.to_avro().unwrap());
     let BatchResult::Done(out) = vm.process(vec![record("raw.dex", b"ethereum:0x7316", 1, value)]) else { panic!() };
     assert_eq!(out[0].output, 0);
-    let swap = DexSwap::from_avro(wire::unframe(out[0].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    let swap = DexSwap::from_avro(wire::unframe(out[0].view().value.unwrap()).unwrap().1).unwrap();
     // P_raw of the worked example, 5.006471680629066449…e-8, cut at 18 places.
     assert_eq!((swap.instrument.as_str(), swap.price.to_string()), ("TKN-WETH", "0.000000050064716806".into()));
     assert_eq!((swap.tick, swap.base_size.to_string()), (Some(-168_108), "2780431.904511285232400653".into()));
@@ -154,7 +154,7 @@ fn older_and_newer_writer_schemas_pass_through() {
         .iter()
         .map(|o| {
             assert_eq!(o.output, 0, "every writer version decodes");
-            DexSwap::from_avro(wire::unframe(o.payload.value.as_ref().unwrap()).unwrap().1).unwrap()
+            DexSwap::from_avro(wire::unframe(o.view().value.unwrap()).unwrap().1).unwrap()
         })
         .collect();
     assert_eq!(swaps.len(), 3);

@@ -32,11 +32,11 @@ fn reference_prices_pass_exactly_and_bad_ones_are_kept() {
     };
     let batch = vec![rec(1, &raw("2.4412", "2.4409", "-0.000125")), rec(2, &raw("2.4413", "-2.44", "0.0001"))];
     let BatchResult::Done(out) = vm.process(batch) else { panic!("trapped") };
-    let r = ReferencePrice::from_avro(wire::unframe(out[0].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    let r = ReferencePrice::from_avro(wire::unframe(out[0].view().value.unwrap()).unwrap().1).unwrap();
     assert_eq!((out[0].output, r.instrument.as_str()), (0, "XRP-USDT-PERP"));
     assert_eq!(r.mark_price.unwrap().to_string(), "2.4412");
     assert_eq!(r.funding_rate.unwrap().to_string(), "-0.000125");
     assert_eq!(r.source_lag_ms, 5);
-    let q = QuarantineRecord::from_avro(wire::unframe(out[1].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    let q = QuarantineRecord::from_avro(wire::unframe(out[1].view().value.unwrap()).unwrap().1).unwrap();
     assert_eq!((out[1].output, q.reason.as_str(), q.source_offset), (1, "price_not_positive", 2));
 }

@@ -53,15 +53,15 @@ fn trades_are_normalized_and_bad_ones_quarantined() {
     let mut clean = Vec::new();
     let mut reasons = Vec::new();
     for o in &outputs {
-        let value = o.payload.value.as_ref().unwrap();
+        let value = o.view().value.unwrap();
         let (id, datum) = wire::unframe(value).unwrap();
         // Trace context travels; the host's position header does not.
-        assert!(o.payload.headers.iter().any(|(k, _)| k == b"traceparent"));
-        assert!(!o.payload.headers.iter().any(|(k, _)| k == b"tickwatch-source"));
+        assert!(o.payload().headers.iter().any(|(k, _)| k == b"traceparent"));
+        assert!(!o.payload().headers.iter().any(|(k, _)| k == b"tickwatch-source"));
         match o.output {
             0 => {
                 assert_eq!(id, clean_id);
-                assert_eq!(o.payload.key.as_deref(), Some(&b"NKN-USDT"[..]));
+                assert_eq!(o.view().key, Some(&b"NKN-USDT"[..]));
                 clean.push(Trade::from_avro(datum).unwrap());
             }
             1 => {
@@ -89,7 +89,7 @@ fn trades_are_normalized_and_bad_ones_quarantined() {
     // A second batch on the same VM: state (last good price) carries over.
     let next = vm.process(vec![rec(105, frame(&raw("NKNUSDT", "0.9", "6")))]);
     let BatchResult::Done(o) = next else { panic!("{next:?}") };
-    let q = QuarantineRecord::from_avro(wire::unframe(o[0].payload.value.as_ref().unwrap()).unwrap().1).unwrap();
+    let q = QuarantineRecord::from_avro(wire::unframe(o[0].view().value.unwrap()).unwrap().1).unwrap();
     assert_eq!((o[0].output, q.reason.as_str()), (1, "price_jump"));
     drop(vm);
     drop(s.runtime);

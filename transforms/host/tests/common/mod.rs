@@ -54,16 +54,13 @@ pub fn config(name: &str, input: &str, outputs: &[&str], prefix: &str) -> VmConf
 }
 
 pub fn record(input: &str, key: &[u8], offset: i64, value: Vec<u8>) -> InRecord {
-    InRecord {
-        payload: Payload {
-            key: Some(key.to_vec()),
-            value: Some(value),
-            headers: vec![
-                (b"tickwatch-source".to_vec(), Some(format!("{input}/0/{offset}").into_bytes())),
-                (b"traceparent".to_vec(), Some(b"00-abc-def-01".to_vec())),
-            ],
-        },
-        timestamp_ms: NOW_MS,
-        offset,
-    }
+    let payload = Payload {
+        key: Some(key.to_vec()),
+        value: Some(value),
+        headers: vec![
+            (b"tickwatch-source".to_vec(), Some(format!("{input}/0/{offset}").into_bytes())),
+            (b"traceparent".to_vec(), Some(b"00-abc-def-01".to_vec())),
+        ],
+    };
+    InRecord::new(&payload, NOW_MS, offset)
 }
