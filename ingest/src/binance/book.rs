@@ -9,7 +9,31 @@
 //! After a gap the book is invalid: events are buffered again until the next snapshot.
 
 use super::messages::{DepthSnapshot, DepthUpdate};
-use crate::book::{parse_sides, take_sides, Loss, OrderBook, SyncEvent};
+use crate::book::{parse_sides, take_sides, Level, LevelError, Loss, OrderBook, SyncEvent};
+
+/// A depth diff as the book takes it: its ids, and its levels read once (the fast path
+/// builds the raw record from the same levels). A level that cannot be read is kept as the
+/// error and counts only if the diff is applied: a stale diff is dropped as before.
+#[derive(Debug, Clone)]
+pub struct BookDiff {
+    pub first_id: i64,
+    pub last_id: i64,
+    /// The previous event's `u` (USD-M only).
+    pub prev_last_id: Option<i64>,
+    pub levels: Result<(Vec<Level>, Vec<Level>), LevelError>,
+}
+
+impl BookDiff {
+    /// The diff's levels become the book's, their texts the message's strings.
+    pub fn new(u: DepthUpdate) -> BookDiff {
+        BookDiff {
+            first_id: u.first_id,
+            last_id: u.last_id,
+            prev_last_id: u.prev_last_id,
+            levels: take_sides(u.bids, u.asks),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Market {
@@ -31,7 +55,7 @@ pub struct BinanceBook {
     market: Market,
     book: OrderBook,
     state: State,
-    buffer: Vec<DepthUpdate>,
+    buffer: Vec<BookDiff>,
 }
 
 impl BinanceBook {
@@ -66,7 +90,7 @@ impl BinanceBook {
         self.state = State::Snapshot { id: snap.last_update_id };
         let mut events = vec![SyncEvent::Snapshot { last_id: snap.last_update_id }];
         for u in std::mem::take(&mut self.buffer) {
-            let e = self.on_update(u);
+            let e = self.on_diff(u);
             let broke = e.breaks_book();
             events.push(e);
             if broke {
@@ -77,6 +101,11 @@ impl BinanceBook {
     }
 
     pub fn on_update(&mut self, u: DepthUpdate) -> SyncEvent {
+        self.on_diff(BookDiff::new(u))
+    }
+
+    /// [`BinanceBook::on_update`] of a diff whose levels are already read.
+    pub fn on_diff(&mut self, u: BookDiff) -> SyncEvent {
         let decision = match (self.market, self.state) {
             (_, State::Waiting) => {
                 self.buffer.push(u);
@@ -119,9 +148,9 @@ impl BinanceBook {
         }
     }
 
-    fn apply(&mut self, u: DepthUpdate) -> SyncEvent {
+    fn apply(&mut self, u: BookDiff) -> SyncEvent {
         let last_id = u.last_id;
-        let (bids, asks) = match take_sides(u.bids, u.asks) {
+        let (bids, asks) = match u.levels {
             Ok(sides) => sides,
             Err(e) => {
                 // A level we cannot read leaves the book unknowable: rebuild.

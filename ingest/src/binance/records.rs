@@ -1,6 +1,7 @@
 //! Binance frames → raw records: `aggTrade` → `RawTrade`, `depthUpdate` → `RawBookUpdate`
 //! (delta), `markPriceUpdate` → `RawReferencePrice`; the REST snapshot → a snapshot record.
 
+use super::book::BookDiff;
 use super::messages::{unwrap_stream, DepthSnapshot, DepthUpdate};
 use crate::flat_json::{self, once};
 use crate::frame::{dec, parse, Frame, GarbageKind, RawRecord};
@@ -111,7 +112,7 @@ fn stream_data(text: &str) -> Option<&str> {
 /// What the fast path reads: a trade, or a depth diff with the diff itself (for the book).
 pub enum Fast {
     Trade(RawRecord),
-    Depth(RawRecord, DepthUpdate),
+    Depth(RawRecord, BookDiff),
 }
 
 impl Fast {
@@ -131,7 +132,15 @@ pub fn read_fast(source: Source, text: &str, receive_ms: i64) -> Option<Fast> {
         "aggTrade" => fast_trade(source, data, receive_ms).map(Fast::Trade),
         "depthUpdate" => {
             let u: DepthUpdate = serde_json::from_str(data).ok()?;
-            Some(Fast::Depth(depth_record(source, &u, receive_ms).ok()?, u))
+            let header = DepthHeader::of(&u);
+            let diff = BookDiff::new(u);
+            // A level the book refuses (a price of 0, a negative size) goes the general way,
+            // which still publishes what is an exact decimal.
+            let (bids, asks) = diff.levels.as_ref().ok()?;
+            let side = |levels: &[crate::book::Level]| {
+                levels.iter().map(|l| PriceLevel { price: l.price, size: l.size }).collect()
+            };
+            Some(Fast::Depth(header.record(source, side(bids), side(asks), receive_ms), diff))
         }
         _ => None,
     }
@@ -165,21 +174,46 @@ fn fast_trade(source: Source, data: &str, receive_ms: i64) -> Option<RawRecord> 
     }))
 }
 
+/// What a depth record takes from the diff besides its levels.
+struct DepthHeader {
+    symbol: String,
+    first_id: i64,
+    last_id: i64,
+    prev_last_id: Option<i64>,
+    event_time_ms: i64,
+}
+
+impl DepthHeader {
+    fn of(u: &DepthUpdate) -> DepthHeader {
+        DepthHeader {
+            symbol: u.symbol.clone(),
+            first_id: u.first_id,
+            last_id: u.last_id,
+            prev_last_id: u.prev_last_id,
+            event_time_ms: u.transaction_time.unwrap_or(u.event_time),
+        }
+    }
+
+    fn record(self, source: Source, bids: Vec<PriceLevel>, asks: Vec<PriceLevel>, receive_ms: i64) -> RawRecord {
+        RawRecord::Book(RawBookUpdate {
+            venue: source.venue.into(),
+            market: source.market.into(),
+            symbol: self.symbol,
+            update_kind: BookUpdateKind::Delta,
+            first_update_id: Some(self.first_id),
+            last_update_id: self.last_id,
+            prev_update_id: self.prev_last_id,
+            checksum: None,
+            bids,
+            asks,
+            event_time_us: millis_to_micros(self.event_time_ms),
+            receive_time_us: millis_to_micros(receive_ms),
+        })
+    }
+}
+
 fn depth_record(source: Source, u: &DepthUpdate, receive_ms: i64) -> Result<RawRecord, Frame> {
-    Ok(RawRecord::Book(RawBookUpdate {
-        venue: source.venue.into(),
-        market: source.market.into(),
-        symbol: u.symbol.clone(),
-        update_kind: BookUpdateKind::Delta,
-        first_update_id: Some(u.first_id),
-        last_update_id: u.last_id,
-        prev_update_id: u.prev_last_id,
-        checksum: None,
-        bids: levels(&u.bids)?,
-        asks: levels(&u.asks)?,
-        event_time_us: millis_to_micros(u.transaction_time.unwrap_or(u.event_time)),
-        receive_time_us: millis_to_micros(receive_ms),
-    }))
+    Ok(DepthHeader::of(u).record(source, levels(&u.bids)?, levels(&u.asks)?, receive_ms))
 }
 
 /// Read one WebSocket text frame received at `receive_ms`.
@@ -290,5 +324,29 @@ mod tests {
         assert_eq!(kind(r#"{"e":"mystery"}"#), GarbageKind::UnknownEvent);
         assert_eq!(kind(r#"{"e":"aggTrade","s":"X"}"#), GarbageKind::MissingField);
         assert_eq!(kind(&agg.replace("0.35280000", "0.35.28")), GarbageKind::BadNumber);
+    }
+
+    #[test]
+    fn a_depth_diff_is_read_once_for_the_record_and_the_book() {
+        let diff = r#"{"stream":"bnbbtc@depth@100ms","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10.50"]],"a":[["0.0026","100"],["0.0027","0.00000000"]]}}"#;
+        let Some(Fast::Depth(RawRecord::Book(b), d)) = read_fast(SPOT, diff, 5) else {
+            panic!("the fast path takes it")
+        };
+        let (bids, asks) = d.levels.as_ref().unwrap();
+        let texts: Vec<&str> = asks.iter().map(|l| &*l.size_text).collect();
+        assert_eq!(texts, ["100", "0.00000000"]);
+        let as_record = |levels: &[crate::book::Level]| -> Vec<PriceLevel> {
+            levels.iter().map(|l| PriceLevel { price: l.price, size: l.size }).collect()
+        };
+        assert_eq!((b.bids.clone(), b.asks.clone()), (as_record(bids), as_record(asks)));
+        assert_eq!((b.bids[0].price.to_string(), b.bids[0].size.to_string()), ("0.0024".into(), "10.5".into()));
+        assert_eq!((d.first_id, d.last_id, b.first_update_id, b.last_update_id), (157, 160, Some(157), 160));
+        // A price of 0 is an exact decimal but no level of a book: the general path publishes
+        // the record, and the book refuses the diff only if it applies it.
+        let zero = diff.replace("0.0024", "0");
+        assert!(read_fast(SPOT, &zero, 5).is_none());
+        let Frame::Records(r) = read_frame(SPOT, &zero, 5) else { panic!() };
+        let RawRecord::Book(b) = &r[0] else { panic!() };
+        assert_eq!(b.bids[0].price.to_string(), "0");
     }
 }

@@ -127,8 +127,9 @@ impl VenueSession for BinanceSession {
 
     fn read(&mut self, text: &str, received_ms: i64) -> Read {
         match read_fast(self.source, text, received_ms) {
-            Some(Fast::Depth(record, u)) => {
-                let sync = self.books.get_mut(&u.symbol).map(|book| (u.symbol.clone(), book.on_update(u)));
+            Some(Fast::Depth(record, diff)) => {
+                let symbol = record.symbol();
+                let sync = self.books.get_mut(symbol).map(|book| (symbol.to_string(), book.on_diff(diff)));
                 return Read { frame: Frame::Records(vec![record]), sync: sync.into_iter().collect(), closing: false };
             }
             Some(Fast::Trade(record)) => return Read::frame(Frame::Records(vec![record])),
