@@ -54,18 +54,28 @@ impl RawRecord {
     /// `snapshot:`/`delta:` and the last update id for books (the event time where the venue
     /// sends no id), the event time for reference prices. Sent as the `dedup_key` header.
     pub fn dedup_key(&self) -> String {
-        match self {
-            RawRecord::Trade(t) => format!("{}|{}|trades|{}", t.venue, t.symbol, t.trade_id),
+        let mut key = Vec::with_capacity(48);
+        self.write_dedup_key(&mut key);
+        String::from_utf8(key).expect("venue, symbol and ids are text")
+    }
+
+    /// [`RawRecord::dedup_key`] appended to `out` (the publisher keeps it beside the key, in
+    /// one buffer per record).
+    pub fn write_dedup_key(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let written = match self {
+            RawRecord::Trade(t) => write!(out, "{}|{}|trades|{}", t.venue, t.symbol, t.trade_id),
             RawRecord::Book(b) => {
                 let kind = match b.update_kind {
                     tickwatch_model::BookUpdateKind::Snapshot => "snapshot",
                     tickwatch_model::BookUpdateKind::Delta => "delta",
                 };
                 let id = if b.last_update_id >= 0 { b.last_update_id } else { b.event_time_us };
-                format!("{}|{}|depth|{kind}:{id}", b.venue, b.symbol)
+                write!(out, "{}|{}|depth|{kind}:{id}", b.venue, b.symbol)
             }
-            RawRecord::Reference(r) => format!("{}|{}|reference|{}", r.venue, r.symbol, r.event_time_us),
-        }
+            RawRecord::Reference(r) => write!(out, "{}|{}|reference|{}", r.venue, r.symbol, r.event_time_us),
+        };
+        written.expect("writing to a Vec cannot fail");
     }
 
     pub fn channel(&self) -> &'static str {
