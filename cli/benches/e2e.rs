@@ -3,7 +3,7 @@
 //! ingestor, the `tw-trades.wasm` transform in the transform host and the ClickHouse writer
 //! carry it to the `trades` table. For each rate: the rate reached, the latency from frame
 //! receipt (`receive_time`) to the row in ClickHouse (`inserted_at`) at P50/P95/P99 over
-//! every row and P95 without the first seconds (`WARM_UP_S`), and each stage's CPU (share of one core over the run) and peak memory. A rate
+//! every row and P95 without the first seconds (`WARM_UP_S`; a dash for a run no longer), and each stage's CPU (share of one core over the run) and peak memory. A rate
 //! the pipeline cannot carry shows as a rate reached below the rate asked and a growing
 //! latency: where the limit is.
 //! `make transforms && cargo bench -p tickwatch --bench e2e` (brings the local stack up);
@@ -64,13 +64,13 @@ fn main() {
         };
         let r = support::run_unless_stopped(&rt, run(&plan, &wasm));
         println!(
-            "| {rate} | {secs} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} |",
+            "| {rate} | {secs} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
             r.rows,
             r.reached,
             r.p50,
             r.p95,
             r.p99,
-            r.p95_steady,
+            r.p95_steady.map_or_else(|| "–".to_string(), |p| format!("{p:.0}")),
             r.stages[0],
             r.stages[1],
             r.stages[2],
@@ -110,7 +110,8 @@ struct Outcome {
     p50: f64,
     p95: f64,
     p99: f64,
-    p95_steady: f64,
+    /// `None` when the run is no longer than the warm-up.
+    p95_steady: Option<f64>,
     stages: Vec<String>,
     neighbours: Vec<String>,
     p50_by_second: Vec<f64>,
@@ -157,12 +158,17 @@ async fn run(plan: &Plan<'_>, wasm: &Path) -> Outcome {
         p50: pipe.scalar(&q(0.5)).await,
         p95: pipe.scalar(&q(0.95)).await,
         p99: pipe.scalar(&q(0.99)).await,
-        p95_steady: pipe
-            .scalar(&format!(
-                "SELECT quantileExact(0.95)(dateDiff('microsecond', receive_time, inserted_at)) / 1000 AS v FROM trades \
-                 WHERE receive_time >= (SELECT min(receive_time) FROM trades) + INTERVAL {WARM_UP_S} SECOND"
-            ))
-            .await,
+        p95_steady: if plan.seconds > WARM_UP_S {
+            Some(
+                pipe.scalar(&format!(
+                    "SELECT quantileExact(0.95)(dateDiff('microsecond', receive_time, inserted_at)) / 1000 AS v FROM trades \
+                     WHERE receive_time >= (SELECT min(receive_time) FROM trades) + INTERVAL {WARM_UP_S} SECOND"
+                ))
+                .await,
+            )
+        } else {
+            None
+        },
         stages,
         neighbours,
         p50_by_second: pipe
