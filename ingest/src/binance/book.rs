@@ -181,3 +181,39 @@ impl crate::book::SyncedBook for BinanceBook {
         Some((self.last_id()?, &self.book))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diff(first: i64, last: i64, bid: (&str, &str)) -> DepthUpdate {
+        DepthUpdate {
+            event_time: 0,
+            transaction_time: None,
+            symbol: "BNBBTC".into(),
+            first_id: first,
+            last_id: last,
+            prev_last_id: None,
+            bids: vec![(bid.0.into(), bid.1.into())],
+            asks: vec![],
+        }
+    }
+
+    #[test]
+    fn a_bad_level_counts_only_in_a_diff_that_applies() {
+        let mut book = BinanceBook::new(Market::Spot);
+        // Buffered before the snapshot, with a good level: applied when the snapshot comes.
+        assert_eq!(book.on_update(diff(99, 101, ("1.5", "2"))), SyncEvent::Buffered);
+        let snap = DepthSnapshot { last_update_id: 100, bids: vec![("1.4".into(), "1".into())], asks: vec![] };
+        let events = book.on_snapshot(&snap);
+        assert_eq!(events[1], SyncEvent::Applied { last_id: 101 });
+        assert_eq!(book.book().depth(), (2, 0));
+        // A repeat with an unreadable level is stale: dropped, the book stays in sync.
+        assert_eq!(book.on_update(diff(100, 101, ("0", "2"))), SyncEvent::Stale { last_id: 101 });
+        assert_eq!(book.last_id(), Some(101));
+        // The next diff with one: refused, and the book waits for a snapshot.
+        let SyncEvent::Rejected { why } = book.on_update(diff(102, 102, ("-1", "2"))) else { panic!() };
+        assert!(why.contains("update 102"), "{why}");
+        assert!(book.needs_snapshot());
+    }
+}

@@ -100,7 +100,7 @@ pub struct PayloadView<'a> {
 }
 
 impl<'a> PayloadView<'a> {
-    /// `None` if malformed (lengths below -1, a header without a key, trailing bytes...).
+    /// `None` if malformed (lengths below -1, a header announced but missing, trailing bytes...).
     pub fn parse(bytes: &'a [u8]) -> Option<PayloadView<'a>> {
         let mut c = Cursor(bytes);
         let key = c.sized()?;
@@ -133,6 +133,42 @@ impl<'a> PayloadView<'a> {
             key: self.key.map(<[u8]>::to_vec),
             value: self.value.map(<[u8]>::to_vec),
             headers: self.headers().map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))).collect(),
+        }
+    }
+}
+
+/// Where a checked record's parts lie in its bytes, so that it can be viewed again without
+/// a second parse ([`crate::OutRecord`] keeps one beside the module's bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    key: Option<(usize, usize)>,
+    value: Option<(usize, usize)>,
+    headers_at: usize,
+    header_count: usize,
+}
+
+impl Layout {
+    /// `None` if `bytes` is malformed ([`PayloadView::parse`]).
+    pub fn of(bytes: &[u8]) -> Option<Layout> {
+        let view = PayloadView::parse(bytes)?;
+        // The view's slices borrow `bytes`: their distance from its start is their place.
+        let at = |part: &[u8]| part.as_ptr() as usize - bytes.as_ptr() as usize;
+        let span = |part: &[u8]| (at(part), at(part) + part.len());
+        Some(Layout {
+            key: view.key.map(span),
+            value: view.value.map(span),
+            headers_at: at(view.headers),
+            header_count: view.header_count,
+        })
+    }
+
+    /// The view of the `bytes` this layout was taken of.
+    pub fn view<'a>(&self, bytes: &'a [u8]) -> PayloadView<'a> {
+        PayloadView {
+            key: self.key.map(|(a, b)| &bytes[a..b]),
+            value: self.value.map(|(a, b)| &bytes[a..b]),
+            header_count: self.header_count,
+            headers: &bytes[self.headers_at..],
         }
     }
 }
@@ -230,6 +266,11 @@ mod tests {
         let headers: Vec<_> = view.headers().collect();
         assert_eq!(headers, vec![(&b"a"[..], Some(&b"1"[..])), (&b"b"[..], None), (&b""[..], Some(&b""[..]))]);
         assert_eq!(view.to_payload(), p);
+        let layout = Layout::of(&bytes).unwrap();
+        assert_eq!(layout.view(&bytes).to_payload(), p);
+        let keyed = Payload { key: Some(b"k".to_vec()), ..p }.encode();
+        assert_eq!(Layout::of(&keyed).unwrap().view(&keyed).key, Some(&b"k"[..]));
+        assert_eq!(Layout::of(&keyed[..keyed.len() - 1]), None);
     }
 
     #[test]

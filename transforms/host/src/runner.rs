@@ -79,14 +79,15 @@ fn trace_record<M: Message>(msg: &M, input: &str) -> Option<(Span, Vec<u8>)> {
 }
 
 /// The message as the module reads it, written in one buffer: its key, value and headers
-/// (`traceparent` replaced when `traceparent` is given), then the source header.
-fn to_abi<M: Message>(msg: &M, source: &str, traceparent: Option<&[u8]>) -> Vec<u8> {
+/// (the first `traceparent`, the one the trace was read from, replaced when `traceparent`
+/// is given), then the source header.
+fn to_abi<M: Message>(msg: &M, source: &str, mut traceparent: Option<&[u8]>) -> Vec<u8> {
     let headers = msg.headers();
     let count = headers.as_ref().map_or(0, |h| h.count());
     let mut out = PayloadWriter::new(msg.key(), msg.payload(), count + 1, 64 * count + source.len() + 24);
     for h in headers.iter().flat_map(|h| h.iter()) {
-        let value = if h.key == TRACEPARENT { traceparent.or(h.value) } else { h.value };
-        out.header(h.key.as_bytes(), value);
+        let replaced = if h.key == TRACEPARENT { traceparent.take() } else { None };
+        out.header(h.key.as_bytes(), replaced.or(h.value));
     }
     out.header(SOURCE_HEADER.as_bytes(), Some(source.as_bytes()));
     out.finish()
@@ -228,7 +229,8 @@ impl InFlight<'_> {
 /// Two batches overlap: while one batch's outputs travel to the broker, the next is polled
 /// and run through the VM, and the host thread waits for the first's acknowledgement and
 /// commits it while the module works. The second's outputs are enqueued only once the one
-/// before is acknowledged, so that a resend can never land behind them.
+/// before is acknowledged, so that a resend can never land behind them. After an error the
+/// VM may still hold a batch: drop it (what it held is not committed, and is redone).
 pub fn run(
     settings: &BrokerSettings,
     cfg: &RunnerConfig,

@@ -2,7 +2,7 @@
 //! hands it a batch each time it calls `read_batch_header`, and that call is also the sign
 //! that the previous batch is complete (Redpanda's commit point).
 
-use crate::encoding::{Payload, PayloadView};
+use crate::encoding::{Layout, Payload, PayloadView};
 use crate::sr::SchemaLookup;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -13,6 +13,8 @@ use wasmtime::{Caller, Config, Engine, Linker, Memory, Module, Store, StoreLimit
 /// from the consumed message: one buffer per record).
 #[derive(Debug, Clone)]
 pub struct InRecord {
+    /// Key, value and headers in the ABI layout ([`crate::encoding::PayloadWriter`] or
+    /// [`Payload::encode`]); the module reads them as they are.
     pub bytes: Vec<u8>,
     pub timestamp_ms: i64,
     pub offset: i64,
@@ -30,17 +32,18 @@ impl InRecord {
 pub struct OutRecord {
     pub output: usize,
     bytes: Vec<u8>,
+    layout: Layout,
 }
 
 impl OutRecord {
     /// `None` if `bytes` is not a well-formed record.
     pub fn new(output: usize, bytes: Vec<u8>) -> Option<OutRecord> {
-        PayloadView::parse(&bytes)?;
-        Some(OutRecord { output, bytes })
+        let layout = Layout::of(&bytes)?;
+        Some(OutRecord { output, bytes, layout })
     }
 
     pub fn view(&self) -> PayloadView<'_> {
-        PayloadView::parse(&self.bytes).expect("checked when written")
+        self.layout.view(&self.bytes)
     }
 
     /// The record as owned parts (tests, tools; the runner sends from [`OutRecord::view`]).
@@ -161,6 +164,8 @@ pub struct TransformVm {
     results: Receiver<BatchResult>,
     thread: Option<std::thread::JoinHandle<()>>,
     last_batch_micros: Arc<AtomicU64>,
+    /// A batch was submitted and its result not yet taken.
+    pending: bool,
 }
 
 /// Compile a module once; share it between VMs.
@@ -247,7 +252,13 @@ impl TransformVm {
             };
             let _ = result_tx.send(BatchResult::Trapped { offset, message });
         })?;
-        Ok(TransformVm { batches: Some(batch_tx), results: result_rx, thread: Some(thread), last_batch_micros })
+        Ok(TransformVm {
+            batches: Some(batch_tx),
+            results: result_rx,
+            thread: Some(thread),
+            last_batch_micros,
+            pending: false,
+        })
     }
 
     /// Run one batch through the module and wait until it asks for the next one.
@@ -256,10 +267,13 @@ impl TransformVm {
         self.wait()
     }
 
-    /// Hand the module a batch and return at once; the module works on it on its own thread
-    /// (the runner gathers the next batch meanwhile). [`TransformVm::wait`] takes the result;
-    /// one batch at a time.
+    /// Hand the module a batch (once it has started up) and return; the module works on it
+    /// on its own thread while the caller does other work (the runner acknowledges and
+    /// commits the batch before). [`TransformVm::wait`] takes the result. One batch at a
+    /// time: a second `submit` before `wait` is a bug of the caller's, and panics.
     pub fn submit(&mut self, batch: Vec<InRecord>) {
+        assert!(!self.pending, "a batch is already in the module: wait for it first");
+        self.pending = true;
         // A closed VM or one whose thread ended: `wait` reports why.
         if let Some(tx) = &self.batches {
             let _ = tx.send(batch);
@@ -273,8 +287,11 @@ impl TransformVm {
         std::time::Duration::from_micros(self.last_batch_micros.load(Ordering::Relaxed))
     }
 
-    /// The result of the batch last submitted.
+    /// The result of the batch submitted last.
     pub fn wait(&mut self) -> BatchResult {
+        if !std::mem::take(&mut self.pending) {
+            return BatchResult::Trapped { offset: None, message: "no batch was submitted".into() };
+        }
         if self.batches.is_none() {
             return BatchResult::Trapped { offset: None, message: "the VM is closed".into() };
         }

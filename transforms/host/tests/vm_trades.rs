@@ -49,6 +49,9 @@ fn trades_are_normalized_and_bad_ones_quarantined() {
         other => panic!("{other:?}"),
     };
     assert_eq!(outputs.len(), 5, "one output per input");
+    // Waiting with nothing submitted is an answer, not a hang; the VM still works after it.
+    let BatchResult::Trapped { message, .. } = vm.wait() else { panic!("nothing was submitted") };
+    assert_eq!(message, "no batch was submitted");
     let clean_id = s.lookup.schema_id_of(&format!("{}.trades-value", s.prefix));
     let mut clean = Vec::new();
     let mut reasons = Vec::new();
