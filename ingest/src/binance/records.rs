@@ -137,10 +137,7 @@ pub fn read_fast(source: Source, text: &str, receive_ms: i64) -> Option<Fast> {
             // A level the book refuses (a price of 0, a negative size) goes the general way,
             // which still publishes what is an exact decimal.
             let (bids, asks) = diff.levels.as_ref().ok()?;
-            let side = |levels: &[crate::book::Level]| {
-                levels.iter().map(|l| PriceLevel { price: l.price, size: l.size }).collect()
-            };
-            Some(Fast::Depth(header.record(source, side(bids), side(asks), receive_ms), diff))
+            Some(Fast::Depth(header.record(source, record_levels(bids), record_levels(asks), receive_ms), diff))
         }
         _ => None,
     }
@@ -172,6 +169,11 @@ fn fast_trade(source: Source, data: &str, receive_ms: i64) -> Option<RawRecord> 
         receive_time_us: millis_to_micros(receive_ms),
         sequence: Some(id),
     }))
+}
+
+/// The book's levels as the raw record carries them (the decimals, without the texts).
+fn record_levels(levels: &[crate::book::Level]) -> Vec<PriceLevel> {
+    levels.iter().map(|l| PriceLevel { price: l.price, size: l.size }).collect()
 }
 
 /// What a depth record takes from the diff besides its levels.
@@ -335,10 +337,7 @@ mod tests {
         let (bids, asks) = d.levels.as_ref().unwrap();
         let texts: Vec<&str> = asks.iter().map(|l| &*l.size_text).collect();
         assert_eq!(texts, ["100", "0.00000000"]);
-        let as_record = |levels: &[crate::book::Level]| -> Vec<PriceLevel> {
-            levels.iter().map(|l| PriceLevel { price: l.price, size: l.size }).collect()
-        };
-        assert_eq!((b.bids.clone(), b.asks.clone()), (as_record(bids), as_record(asks)));
+        assert_eq!((b.bids.clone(), b.asks.clone()), (record_levels(bids), record_levels(asks)));
         assert_eq!((b.bids[0].price.to_string(), b.bids[0].size.to_string()), ("0.0024".into(), "10.5".into()));
         assert_eq!((d.first_id, d.last_id, b.first_update_id, b.last_update_id), (157, 160, Some(157), 160));
         // A price of 0 is an exact decimal but no level of a book: the general path publishes
