@@ -416,6 +416,15 @@ impl Decimal {
     /// `self × other`, exact, or `None` when the product needs more than 18 decimal places or
     /// does not fit. (Contract sizes times venue quantities, which must not be rounded.)
     pub fn checked_mul(self, other: Decimal) -> Option<Decimal> {
+        // Most contract sizes are 1: skip the 256-bit long division (a library call per
+        // 128-bit step on wasm32, where the transforms run).
+        let in_range = |d: Decimal| (d.0.unsigned_abs() <= MAX_UNITS as u128).then_some(d);
+        if other.0 == ONE {
+            return in_range(self);
+        }
+        if self.0 == ONE {
+            return in_range(other);
+        }
         let negative = (self.0 < 0) != (other.0 < 0);
         let (hi, lo) = mul_u128(self.0.unsigned_abs(), other.0.unsigned_abs());
         let (q, r) = div_u256_by_u64(hi, lo, ONE as u64)?;
@@ -482,5 +491,10 @@ mod mul_tests {
             Some(d("99999999999999999999.999999999999999999"))
         );
         assert_eq!(Decimal::ZERO.checked_mul(d("-5")), Some(Decimal::ZERO));
+        // A factor of one is the other factor, if that fits decimal(38, 18).
+        assert_eq!(d("1").checked_mul(d("-2.5")), Some(d("-2.5")));
+        let too_big = Decimal::from_avro_bytes(&(MAX_UNITS + 1).to_be_bytes()).unwrap();
+        assert_eq!(too_big.checked_mul(d("1")), None);
+        assert_eq!(d("1").checked_mul(too_big), None);
     }
 }

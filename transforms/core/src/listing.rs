@@ -37,10 +37,12 @@ pub enum ListingError {
     Invalid { field: String, message: String },
 }
 
-/// All listings, by (venue, venue symbol), and all pools, by (chain id, lowercase address).
+/// All listings, by venue and then venue symbol (two maps, so a lookup borrows its `&str`s
+/// instead of building an owned pair for every record), and all pools, by (chain id,
+/// lowercase address).
 #[derive(Debug, Clone, Default)]
 pub struct ListingBook {
-    by_symbol: HashMap<(String, String), Listing>,
+    by_symbol: HashMap<String, HashMap<String, Listing>>,
     pools: HashMap<(i64, String), Pool>,
 }
 
@@ -76,7 +78,7 @@ impl ListingBook {
     fn from_symbols(symbols: Symbols) -> Result<ListingBook, ListingError> {
         symbols.validate().map_err(|e| ListingError::Invalid { field: e.field, message: e.message })?;
         let rename = |asset: &str| symbols.asset_aliases.get(asset).cloned().unwrap_or_else(|| asset.to_string());
-        let mut by_symbol = HashMap::new();
+        let mut by_symbol: HashMap<String, HashMap<String, Listing>> = HashMap::new();
         for a in &symbols.aliases {
             let mut id: InstrumentId = a.instrument.parse().expect("validated above");
             id.base = rename(&id.base);
@@ -88,7 +90,7 @@ impl ListingBook {
                 price_precision: a.price_precision,
                 size_precision: a.size_precision,
             };
-            by_symbol.insert((a.venue.clone(), a.symbol.clone()), listing);
+            by_symbol.entry(a.venue.clone()).or_default().insert(a.symbol.clone(), listing);
         }
         let pools = symbols.pools.iter().map(|p| ((p.chain_id, p.address.to_ascii_lowercase()), Pool::new(p, &rename)));
         Ok(ListingBook { by_symbol, pools: pools.collect() })
@@ -115,8 +117,7 @@ impl ListingBook {
     }
 
     pub fn get(&self, venue: &str, symbol: &str) -> Option<&Listing> {
-        // Allocation-free lookup would need a borrowed key type; symbols are short.
-        self.by_symbol.get(&(venue.to_string(), symbol.to_string()))
+        self.by_symbol.get(venue)?.get(symbol)
     }
 
     /// The listing, or the `unknown_instrument` rejection every normalizer gives.
@@ -131,7 +132,7 @@ impl ListingBook {
     }
 
     pub fn len(&self) -> usize {
-        self.by_symbol.len()
+        self.by_symbol.values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -118,13 +118,14 @@ impl<N: Normalize> Router<N> {
             Writer::Other(schema) => N::Raw::from_avro_with_writer(datum, schema),
         }
         .map_err(|e| undecodable(e.to_string()))?;
-        let venue = N::venue(&raw).map(str::to_string);
+        // The venue is copied only for a quarantined record.
+        let refused = |r: Rejection| (r, N::venue(&raw).map(str::to_string), None);
         match self.normalizer.absorb(&raw, input.broker_time_ms) {
             Ok(true) => return Ok(Routed::Absorbed),
             Ok(false) => {}
-            Err(r) => return Err((r, venue, None)),
+            Err(r) => return Err(refused(r)),
         }
-        let clean = self.normalizer.normalize(&raw, input.broker_time_ms).map_err(|r| (r, venue, None))?;
+        let clean = self.normalizer.normalize(&raw, input.broker_time_ms).map_err(refused)?;
         let mut out = Vec::with_capacity(160);
         wire::write_header(self.clean_schema_id, &mut out);
         clean.write_avro(&mut out).expect("the direct codec cannot fail");

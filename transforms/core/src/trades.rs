@@ -32,8 +32,16 @@ impl TradeNormalizer {
                 format!("size {} × contract size {} is not exact at 18 places", raw.size, listing.contract_size),
             )
         })?;
-        rules::no_jump(raw.price, self.last_good.get(&listing.canonical).copied(), &self.rules)?;
-        self.last_good.insert(listing.canonical.clone(), raw.price);
+        match self.last_good.get_mut(&listing.canonical) {
+            Some(last) => {
+                rules::no_jump(raw.price, Some(*last), &self.rules)?;
+                *last = raw.price;
+            }
+            // The key is copied once per instrument, not once per trade.
+            None => {
+                self.last_good.insert(listing.canonical.clone(), raw.price);
+            }
+        }
         Ok(Trade {
             venue: raw.venue.clone(),
             instrument: listing.canonical.clone(),

@@ -1,7 +1,7 @@
 //! The `redpanda_transform` imports, as Redpanda's broker implements them.
 
 use crate::encoding::Cursor;
-use crate::vm::{memory, read_bytes, write_bytes, BatchResult, Closed, Current, HostState, OutRecord};
+use crate::vm::{memory, read_bytes, write_bytes, BatchResult, Closed, Current, HostState};
 use wasmtime::{AsContextMut, Caller, Linker};
 
 const NO_BATCH: i32 = -1;
@@ -45,7 +45,7 @@ fn read_batch_header(
 ) -> wasmtime::Result<i32> {
     // Asking for the next batch means the previous one is done: hand back its outputs.
     if c.data_mut().current.take().is_some() {
-        let outputs = std::mem::take(&mut c.data_mut().outputs);
+        let outputs = c.data_mut().outputs.take();
         c.data_mut().offset = None;
         if let Some(started) = c.data_mut().batch_started.take() {
             c.data()
@@ -57,9 +57,8 @@ fn read_batch_header(
         }
     }
     let records = c.data().batches.recv().map_err(|_| wasmtime::Error::new(Closed))?;
-    let first = records.first().map_or(0, |r| r.offset);
-    let last = records.last().map_or(0, |r| r.offset);
-    let base_ts = records.first().map_or(0, |r| r.timestamp_ms);
+    let (first, last) = records.offsets().unwrap_or((0, 0));
+    let base_ts = records.get(0).map_or(0, |r| r.timestamp_ms);
     let max_ts = records.iter().map(|r| r.timestamp_ms).max().unwrap_or(0);
     let largest = records.iter().map(|r| r.bytes.len()).max().unwrap_or(0);
     let count = records.len() as i32;
@@ -93,7 +92,7 @@ fn read_next_record(
     let (bytes_out, state) = mem.data_and_store_mut(&mut c);
     let Some(cur) = state.current.as_mut() else { return Ok(NO_BATCH) };
     let Some(record) = cur.records.get(cur.next) else { return Ok(NO_BATCH) };
-    let payload = &record.bytes;
+    let payload = record.bytes;
     if payload.len() > len.max(0) as usize {
         return Ok(BUFFER_TOO_SMALL);
     }
@@ -114,11 +113,22 @@ fn read_next_record(
 /// Bounds-checked copy into the module's memory.
 fn put(mem: &mut [u8], ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
     let start = ptr as u32 as usize;
-    let dst = start.checked_add(bytes.len()).and_then(|end| mem.get_mut(start..end)).ok_or_else(|| {
-        wasmtime::Error::msg(format!("pointer {start} + {} is outside the module's memory", bytes.len()))
-    })?;
+    let dst = start
+        .checked_add(bytes.len())
+        .and_then(|end| mem.get_mut(start..end))
+        .ok_or_else(|| outside(ptr, bytes.len()))?;
     dst.copy_from_slice(bytes);
     Ok(())
+}
+
+/// `len` bytes of the module's memory at `ptr`, bounds-checked.
+fn within(mem: &[u8], ptr: i32, len: usize) -> wasmtime::Result<&[u8]> {
+    let start = ptr as u32 as usize;
+    start.checked_add(len).and_then(|end| mem.get(start..end)).ok_or_else(|| outside(ptr, len))
+}
+
+fn outside(ptr: i32, len: usize) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("pointer {} + {len} is outside the module's memory", ptr as u32))
 }
 
 fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> wasmtime::Result<i32> {
@@ -142,8 +152,13 @@ fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> w
         };
         i
     };
-    let bytes = read_bytes(c, buf, len)?;
-    let Some(record) = OutRecord::new(output, bytes) else { return Ok(INVALID_PAYLOAD) };
-    c.data_mut().outputs.push(record);
+    let mem = memory(c)?;
+    // Straight from the module's memory into the batch's output buffer.
+    let (module_bytes, state) = mem.data_and_store_mut(c);
+    let size = usize::try_from(len).map_err(|_| wasmtime::Error::msg(format!("negative length {len}")))?;
+    let record = within(module_bytes, buf, size)?;
+    if !state.outputs.push(output, record) {
+        return Ok(INVALID_PAYLOAD);
+    }
     Ok(len)
 }

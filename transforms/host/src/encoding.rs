@@ -59,34 +59,36 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Writes a record in the ABI layout as its parts come, so that a record read from the broker
-/// reaches the module in one buffer, without an owned [`Payload`] in between.
-pub struct PayloadWriter {
-    out: Vec<u8>,
+/// Writes a record in the ABI layout as its parts come, at the end of a buffer, so that a
+/// record read from the broker reaches the module without an owned [`Payload`] in between
+/// (the runner writes a whole batch into one buffer).
+pub struct PayloadWriter<'a> {
+    out: &'a mut Vec<u8>,
     headers_left: usize,
 }
 
-impl PayloadWriter {
+impl<'a> PayloadWriter<'a> {
     /// Key and value, then `header_count` calls of [`PayloadWriter::header`].
-    /// `header_bytes` is a guess of the headers' size (the buffer grows past it if needed).
-    pub fn new(key: Option<&[u8]>, value: Option<&[u8]>, header_count: usize, header_bytes: usize) -> PayloadWriter {
-        let size = 16 + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len) + header_bytes;
-        let mut out = Vec::with_capacity(size);
-        put_sized(&mut out, key);
-        put_sized(&mut out, value);
-        put_varint(&mut out, header_count as i64);
+    pub fn append(
+        out: &'a mut Vec<u8>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        header_count: usize,
+    ) -> PayloadWriter<'a> {
+        put_sized(out, key);
+        put_sized(out, value);
+        put_varint(out, header_count as i64);
         PayloadWriter { out, headers_left: header_count }
     }
 
     pub fn header(&mut self, key: &[u8], value: Option<&[u8]>) {
         self.headers_left = self.headers_left.checked_sub(1).expect("more headers than announced");
-        put_sized(&mut self.out, Some(key));
-        put_sized(&mut self.out, value);
+        put_sized(self.out, Some(key));
+        put_sized(self.out, value);
     }
 
-    pub fn finish(self) -> Vec<u8> {
+    pub fn finish(self) {
         assert_eq!(self.headers_left, 0, "fewer headers than announced");
-        self.out
     }
 }
 
@@ -175,12 +177,18 @@ impl Layout {
 
 impl Payload {
     pub fn encode(&self) -> Vec<u8> {
-        let header_bytes = self.headers.iter().map(|(k, v)| 4 + k.len() + v.as_ref().map_or(0, Vec::len)).sum();
-        let mut w = PayloadWriter::new(self.key.as_deref(), self.value.as_deref(), self.headers.len(), header_bytes);
+        let sized = |b: Option<&Vec<u8>>| 5 + b.map_or(0, Vec::len);
+        let size = sized(self.key.as_ref())
+            + sized(self.value.as_ref())
+            + self.headers.iter().map(|(k, v)| sized(Some(k)) + sized(v.as_ref())).sum::<usize>()
+            + 5;
+        let mut out = Vec::with_capacity(size);
+        let mut w = PayloadWriter::append(&mut out, self.key.as_deref(), self.value.as_deref(), self.headers.len());
         for (k, v) in &self.headers {
             w.header(k, v.as_deref());
         }
-        w.finish()
+        w.finish();
+        out
     }
 
     /// Parse what a module wrote; `None` if malformed (negative lengths below -1, trailing bytes...).
@@ -243,7 +251,8 @@ mod tests {
         assert_eq!(Payload::decode(&[3]), None);
         assert_eq!(Payload::decode(&[]), None);
         // A header announced but missing.
-        let mut short = PayloadWriter::new(None, None, 0, 0).finish();
+        let mut short = Vec::new();
+        PayloadWriter::append(&mut short, None, None, 0).finish();
         short[2] = 2; // varint(1) header
         assert_eq!(Payload::decode(&short), None);
     }
@@ -255,11 +264,14 @@ mod tests {
             value: Some(b"value".to_vec()),
             headers: vec![(b"a".to_vec(), Some(b"1".to_vec())), (b"b".to_vec(), None), (vec![], Some(vec![]))],
         };
-        let mut w = PayloadWriter::new(None, Some(b"value"), 3, 0);
+        // Written after what a buffer already holds, as the runner writes a batch.
+        let mut bytes = b"before".to_vec();
+        let mut w = PayloadWriter::append(&mut bytes, None, Some(b"value"), 3);
         w.header(b"a", Some(b"1"));
         w.header(b"b", None);
         w.header(b"", Some(b""));
-        let bytes = w.finish();
+        w.finish();
+        assert_eq!(bytes.drain(..6).as_slice(), b"before");
         assert_eq!(bytes, p.encode());
         let view = PayloadView::parse(&bytes).unwrap();
         assert_eq!((view.key, view.value, view.header_count()), (None, Some(&b"value"[..]), 3));
@@ -276,7 +288,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "fewer headers than announced")]
     fn the_writer_refuses_a_short_header_list() {
-        PayloadWriter::new(None, None, 1, 0).finish();
+        PayloadWriter::append(&mut Vec::new(), None, None, 1).finish();
     }
 
     #[test]

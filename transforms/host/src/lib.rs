@@ -4,6 +4,7 @@
 //! deployed with `rpk transform deploy` runs here against any Kafka-API broker.
 
 pub mod abi;
+pub mod batch;
 pub mod encoding;
 pub mod runner;
 pub mod sr;
@@ -11,8 +12,9 @@ pub mod stats;
 pub mod vm;
 pub mod wasi;
 
+pub use batch::{InBatch, InRecord, OutRecord};
 pub use sr::SchemaLookup;
-pub use vm::{compile, BatchResult, InRecord, OutRecord, TransformVm, VmConfig};
+pub use vm::{compile, BatchResult, TransformVm, VmConfig};
 
 use tickwatch_runtime::registry_client::RegistryClient;
 

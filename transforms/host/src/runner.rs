@@ -4,9 +4,10 @@
 //! count), and commit the input offsets only after every output is acknowledged. A kill at
 //! any point loses nothing; the batch in flight is redone (at least once, same keys).
 
+use crate::batch::{InBatch, OutRecord};
 use crate::encoding::PayloadWriter;
 pub use crate::stats::RunnerStats;
-use crate::vm::{BatchResult, InRecord, OutRecord, TransformVm};
+use crate::vm::{BatchResult, TransformVm};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Headers, Message};
@@ -78,25 +79,25 @@ fn trace_record<M: Message>(msg: &M, input: &str) -> Option<(Span, Vec<u8>)> {
     Some((span, value))
 }
 
-/// The message as the module reads it, written in one buffer: its key, value and headers
+/// The message as the module reads it, written at the end of the batch's buffer: its key, value and headers
 /// (the first `traceparent`, the one the trace was read from, replaced when `traceparent`
 /// is given), then the source header.
-fn to_abi<M: Message>(msg: &M, source: &str, mut traceparent: Option<&[u8]>) -> Vec<u8> {
+fn to_abi<M: Message>(out: &mut Vec<u8>, msg: &M, source: &str, mut traceparent: Option<&[u8]>) {
     let headers = msg.headers();
     let count = headers.as_ref().map_or(0, |h| h.count());
-    let mut out = PayloadWriter::new(msg.key(), msg.payload(), count + 1, 64 * count + source.len() + 24);
+    let mut w = PayloadWriter::append(out, msg.key(), msg.payload(), count + 1);
     for h in headers.iter().flat_map(|h| h.iter()) {
         let replaced = if h.key == TRACEPARENT { traceparent.take() } else { None };
-        out.header(h.key.as_bytes(), replaced.or(h.value));
+        w.header(h.key.as_bytes(), replaced.or(h.value));
     }
-    out.header(SOURCE_HEADER.as_bytes(), Some(source.as_bytes()));
-    out.finish()
+    w.header(SOURCE_HEADER.as_bytes(), Some(source.as_bytes()));
+    w.finish();
 }
 
 /// One partition's batch, gathered from the consumer, with the spans of its traced records.
 #[derive(Default)]
 struct Gathered {
-    records: Vec<InRecord>,
+    records: InBatch,
     spans: Vec<Span>,
 }
 
@@ -124,15 +125,13 @@ fn gather(
         let _ = write!(source, "{}/{}/{}", msg.topic(), msg.partition(), msg.offset());
         let batch = by_partition.entry(msg.partition()).or_default();
         let traced = trace_record(&msg, &cfg.input);
-        let bytes = to_abi(&msg, &source, traced.as_ref().map(|(_, v)| v.as_slice()));
+        let timestamp_ms = msg.timestamp().to_millis().unwrap_or(-1);
+        batch.records.push_with(timestamp_ms, msg.offset(), |out| {
+            to_abi(out, &msg, &source, traced.as_ref().map(|(_, v)| v.as_slice()))
+        });
         if let Some((span, _)) = traced {
             batch.spans.push(span);
         }
-        batch.records.push(InRecord {
-            bytes,
-            timestamp_ms: msg.timestamp().to_millis().unwrap_or(-1),
-            offset: msg.offset(),
-        });
         n += 1;
         if Instant::now() >= deadline {
             break;
@@ -262,8 +261,7 @@ pub fn run(
             continue;
         }
         for (partition, Gathered { records, spans }) in batches {
-            let first = records.first().map_or(-1, |r| r.offset);
-            let last = records.last().map_or(-1, |r| r.offset);
+            let (first, last) = records.offsets().unwrap_or((-1, -1));
             let timestamps: Vec<i64> = records.iter().map(|r| r.timestamp_ms).collect();
             stats.records_in.fetch_add(records.len() as u64, Ordering::Relaxed);
             vm.submit(records);

@@ -2,55 +2,12 @@
 //! hands it a batch each time it calls `read_batch_header`, and that call is also the sign
 //! that the previous batch is complete (Redpanda's commit point).
 
-use crate::encoding::{Layout, Payload, PayloadView};
+use crate::batch::{InBatch, OutBuffer, OutRecord};
 use crate::sr::SchemaLookup;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use wasmtime::{Caller, Config, Engine, Linker, Memory, Module, Store, StoreLimits, StoreLimitsBuilder};
-
-/// A record going into the module, already in the ABI layout (the runner writes it straight
-/// from the consumed message: one buffer per record).
-#[derive(Debug, Clone)]
-pub struct InRecord {
-    /// Key, value and headers in the ABI layout ([`crate::encoding::PayloadWriter`] or
-    /// [`Payload::encode`]); the module reads them as they are.
-    pub bytes: Vec<u8>,
-    pub timestamp_ms: i64,
-    pub offset: i64,
-}
-
-impl InRecord {
-    pub fn new(payload: &Payload, timestamp_ms: i64, offset: i64) -> InRecord {
-        InRecord { bytes: payload.encode(), timestamp_ms, offset }
-    }
-}
-
-/// A record the module wrote, and to which of the outputs: the bytes as written, checked
-/// when written ([`OutRecord::view`] borrows its parts for the producer).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutRecord {
-    pub output: usize,
-    bytes: Vec<u8>,
-    layout: Layout,
-}
-
-impl OutRecord {
-    /// `None` if `bytes` is not a well-formed record.
-    pub fn new(output: usize, bytes: Vec<u8>) -> Option<OutRecord> {
-        let layout = Layout::of(&bytes)?;
-        Some(OutRecord { output, bytes, layout })
-    }
-
-    pub fn view(&self) -> PayloadView<'_> {
-        self.layout.view(&self.bytes)
-    }
-
-    /// The record as owned parts (tests, tools; the runner sends from [`OutRecord::view`]).
-    pub fn payload(&self) -> Payload {
-        self.view().to_payload()
-    }
-}
 
 /// How a batch ended.
 #[derive(Debug)]
@@ -90,7 +47,7 @@ pub(crate) fn ticks(d: std::time::Duration) -> u64 {
 }
 
 pub(crate) struct Current {
-    pub records: Vec<InRecord>,
+    pub records: InBatch,
     pub next: usize,
 }
 
@@ -98,10 +55,10 @@ pub(crate) struct Current {
 pub struct HostState {
     pub(crate) cfg: VmConfig,
     pub(crate) env: Vec<String>,
-    pub(crate) batches: Receiver<Vec<InRecord>>,
+    pub(crate) batches: Receiver<InBatch>,
     pub(crate) results: SyncSender<BatchResult>,
     pub(crate) current: Option<Current>,
-    pub(crate) outputs: Vec<OutRecord>,
+    pub(crate) outputs: OutBuffer,
     /// Offset of the record the module is working on.
     pub(crate) offset: Option<i64>,
     /// REALTIME clock: the current record's timestamp.
@@ -160,7 +117,7 @@ impl std::error::Error for Closed {}
 
 /// A running transform.
 pub struct TransformVm {
-    batches: Option<SyncSender<Vec<InRecord>>>,
+    batches: Option<SyncSender<InBatch>>,
     results: Receiver<BatchResult>,
     thread: Option<std::thread::JoinHandle<()>>,
     last_batch_micros: Arc<AtomicU64>,
@@ -206,7 +163,7 @@ impl TransformVm {
         cfg: VmConfig,
         registry: Arc<dyn SchemaLookup>,
     ) -> wasmtime::Result<TransformVm> {
-        let (batch_tx, batch_rx) = sync_channel::<Vec<InRecord>>(0);
+        let (batch_tx, batch_rx) = sync_channel::<InBatch>(0);
         let (result_tx, result_rx) = sync_channel::<BatchResult>(1);
         let mut env: Vec<String> = cfg.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
         env.push(format!("REDPANDA_INPUT_TOPIC={}", cfg.input_topic));
@@ -220,7 +177,7 @@ impl TransformVm {
             batches: batch_rx,
             results: result_tx.clone(),
             current: None,
-            outputs: Vec::new(),
+            outputs: OutBuffer::default(),
             offset: None,
             record_time_ms: 0,
             monotonic_ns: 0,
@@ -262,7 +219,7 @@ impl TransformVm {
     }
 
     /// Run one batch through the module and wait until it asks for the next one.
-    pub fn process(&mut self, batch: Vec<InRecord>) -> BatchResult {
+    pub fn process(&mut self, batch: impl Into<InBatch>) -> BatchResult {
         self.submit(batch);
         self.wait()
     }
@@ -271,12 +228,12 @@ impl TransformVm {
     /// on its own thread while the caller does other work (the runner acknowledges and
     /// commits the batch before). [`TransformVm::wait`] takes the result. One batch at a
     /// time: a second `submit` before `wait` is a bug of the caller's, and panics.
-    pub fn submit(&mut self, batch: Vec<InRecord>) {
+    pub fn submit(&mut self, batch: impl Into<InBatch>) {
         assert!(!self.pending, "a batch is already in the module: wait for it first");
         self.pending = true;
         // A closed VM or one whose thread ended: `wait` reports why.
         if let Some(tx) = &self.batches {
-            let _ = tx.send(batch);
+            let _ = tx.send(batch.into());
         }
     }
 
