@@ -3,7 +3,10 @@
 //! started again every ten minutes. It prints each stage's resident memory over the run, all
 //! of it and its anonymous part (without the executable's pages, mapped in as its code first
 //! runs), and their growth (the median of the second ten minutes against the last ten: the
-//! first are warm-up), and then checks the table against the market, which it makes again
+//! first are warm-up); where the ingestor's and the host's memory went between those points,
+//! mapping by mapping (`/proc/PID/smaps`: the brk heap, anonymous regions such as glibc's
+//! arenas, thread stacks or a wasm module's memory, the executable's pages); every sample
+//! into `target/bench-logs/<run>-memory.csv`; and then checks the table against the market, which it makes again
 //! from the same seed: every trade of the market is in `trades` or inside a gap the
 //! ingestor counted in `data_quality_minute` (nothing lost silently), each run of missing
 //! trade ids is one counted gap, and no trade is there twice after FINAL. A broken check
@@ -16,8 +19,10 @@ mod support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use support::memory::print_grown;
 use support::{cpu_seconds, memory_mb, Pipeline, Plan};
 use tickwatch_fakes::synthetic::{Event, MarketWalk, Synthetic};
+use tickwatch_testkit::process::mappings;
 use tickwatch_testkit::repo_root;
 
 fn env(name: &str, default: u64) -> u64 {
@@ -69,6 +74,9 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
     let cpu_before: Vec<f64> = pipe.stages().iter().map(|(_, c)| cpu_seconds(c.0.id())).collect();
     let mut writer_cpu = 0.0;
     let (mut samples, mut restarts) = (Vec::new(), 0);
+    // The ingestor's and the host's mappings at the end of the early window, to show where
+    // their memory went by the end.
+    let mut early_maps = None;
     // CPU seconds of the ingestor and the transform host at the last progress line.
     let (mut cpu_then, mut then) = ([cpu_before[0], cpu_before[1]], 0.0);
     while started.elapsed() < Duration::from_secs(seconds) {
@@ -80,6 +88,9 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
             mb: stages.map(|(_, c)| memory_mb(c.0.id(), "VmRSS")),
             anon: stages.map(|(_, c)| memory_mb(c.0.id(), "RssAnon")),
         });
+        if early_maps.is_none() && at_s >= 2.0 * restart_every as f64 {
+            early_maps = Some([mappings(pipe.ingest.0.id()), mappings(pipe.host.0.id())]);
+        }
         if (at_s as u64) / 60 != ((at_s - 10.0) as u64) / 60 {
             let rows = pipe.scalar("SELECT count() AS v FROM trades").await;
             let mb = samples.last().expect("sampled").mb;
@@ -98,6 +109,7 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
         }
     }
     let wall = started.elapsed().as_secs_f64();
+    let late_maps = [mappings(pipe.ingest.0.id()), mappings(pipe.host.0.id())];
     writer_cpu += cpu_seconds(pipe.writer.0.id()) - if restarts == 0 { cpu_before[2] } else { 0.0 };
     let cpu =
         [cpu_seconds(pipe.ingest.0.id()) - cpu_before[0], cpu_seconds(pipe.host.0.id()) - cpu_before[1], writer_cpu];
@@ -127,8 +139,31 @@ async fn soak(seconds: u64, rate: u64, restart_every: u64, disconnect_every: u64
         });
         println!("| {name} | {rss} | {anon} | {:.0} % |", 100.0 * cpu[i] / wall);
     }
+    println!("\nMappings at {} s against the end (`/proc/PID/smaps`):", 2 * restart_every);
+    for (i, name) in ["ingest", "transform"].iter().enumerate() {
+        if let Some(early) = &early_maps {
+            print_grown(name, &early[i], &late_maps[i]);
+        }
+    }
+    write_samples(&pipe.prefix, &samples);
     check(&pipe, rows, (seconds, disconnect_every), restarts).await;
     pipe.finish().await;
+}
+
+/// Every sample, for a closer look than the medians: `target/bench-logs/<run>-memory.csv`.
+fn write_samples(prefix: &str, samples: &[Sample]) {
+    let mut csv =
+        String::from("seconds,ingest_mb,transform_mb,writer_mb,ingest_anon_mb,transform_anon_mb,writer_anon_mb\n");
+    for s in samples {
+        let [a, b, c] = s.mb;
+        let [d, e, f] = s.anon;
+        csv.push_str(&format!("{:.0},{a:.2},{b:.2},{c:.2},{d:.2},{e:.2},{f:.2}\n", s.at_s));
+    }
+    let path = repo_root().join(format!("target/bench-logs/{prefix}-memory.csv"));
+    match std::fs::write(&path, csv) {
+        Ok(()) => println!("Every memory sample: {}", path.display()),
+        Err(e) => println!("could not write {}: {e}", path.display()),
+    }
 }
 
 fn median(samples: &[Sample], part: impl Fn(&Sample) -> f64, from_s: f64, to_s: f64) -> f64 {

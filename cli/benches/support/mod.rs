@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod hops;
+pub mod memory;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
