@@ -1,7 +1,9 @@
 //! The `redpanda_transform` imports, as Redpanda's broker implements them.
 
 use crate::encoding::Cursor;
-use crate::vm::{memory, read_bytes, write_bytes, BatchResult, Closed, Current, HostState};
+use crate::vm::{
+    memory, module_slice, outside_memory, read_bytes, write_bytes, BatchResult, Closed, Current, HostState,
+};
 use wasmtime::{AsContextMut, Caller, Linker};
 
 const NO_BATCH: i32 = -1;
@@ -116,19 +118,9 @@ fn put(mem: &mut [u8], ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
     let dst = start
         .checked_add(bytes.len())
         .and_then(|end| mem.get_mut(start..end))
-        .ok_or_else(|| outside(ptr, bytes.len()))?;
+        .ok_or_else(|| outside_memory(ptr, bytes.len()))?;
     dst.copy_from_slice(bytes);
     Ok(())
-}
-
-/// `len` bytes of the module's memory at `ptr`, bounds-checked.
-fn within(mem: &[u8], ptr: i32, len: usize) -> wasmtime::Result<&[u8]> {
-    let start = ptr as u32 as usize;
-    start.checked_add(len).and_then(|end| mem.get(start..end)).ok_or_else(|| outside(ptr, len))
-}
-
-fn outside(ptr: i32, len: usize) -> wasmtime::Error {
-    wasmtime::Error::msg(format!("pointer {} + {len} is outside the module's memory", ptr as u32))
 }
 
 fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> wasmtime::Result<i32> {
@@ -155,8 +147,7 @@ fn write(c: &mut Caller<'_, HostState>, buf: i32, len: i32, options: &[u8]) -> w
     let mem = memory(c)?;
     // Straight from the module's memory into the batch's output buffer.
     let (module_bytes, state) = mem.data_and_store_mut(c);
-    let size = usize::try_from(len).map_err(|_| wasmtime::Error::msg(format!("negative length {len}")))?;
-    let record = within(module_bytes, buf, size)?;
+    let record = module_slice(module_bytes, buf, len)?;
     if !state.outputs.push(output, record) {
         return Ok(INVALID_PAYLOAD);
     }

@@ -88,13 +88,20 @@ pub(crate) fn memory(caller: &mut Caller<'_, HostState>) -> wasmtime::Result<Mem
 }
 
 pub(crate) fn read_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, len: i32) -> wasmtime::Result<Vec<u8>> {
-    if len < 0 {
-        return Err(wasmtime::Error::msg(format!("negative length {len}")));
-    }
     let mem = memory(caller)?;
-    let mut buf = vec![0u8; len as usize];
-    mem.read(&*caller, ptr as u32 as usize, &mut buf)?;
-    Ok(buf)
+    Ok(module_slice(mem.data(&*caller), ptr, len)?.to_vec())
+}
+
+/// `len` bytes of the module's memory at `ptr`: a negative length or a range outside the
+/// memory is an error (the module traps).
+pub(crate) fn module_slice(mem: &[u8], ptr: i32, len: i32) -> wasmtime::Result<&[u8]> {
+    let size = usize::try_from(len).map_err(|_| wasmtime::Error::msg(format!("negative length {len}")))?;
+    let start = ptr as u32 as usize;
+    start.checked_add(size).and_then(|end| mem.get(start..end)).ok_or_else(|| outside_memory(ptr, size))
+}
+
+pub(crate) fn outside_memory(ptr: i32, len: usize) -> wasmtime::Error {
+    wasmtime::Error::msg(format!("pointer {} + {len} is outside the module's memory", ptr as u32))
 }
 
 pub(crate) fn write_bytes(caller: &mut Caller<'_, HostState>, ptr: i32, bytes: &[u8]) -> wasmtime::Result<()> {
